@@ -1,0 +1,108 @@
+//! The only place that converts between protobuf `Struct` and `serde_json::Value`.
+//!
+//! Numbers inside a `Struct` are doubles, so `replicas: 3` arrives as `3.0`. Whole doubles
+//! become JSON integers here, so typed integer fields deserialise; fractions stay floats and
+//! are reported by validation as not whole.
+
+use prost_types::{value::Kind, ListValue, Struct, Value as PbValue};
+use serde_json::{Map, Number, Value};
+
+/// Largest magnitude a double can hold with every integer below it exact (2^53).
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// Converts a protobuf `Struct` into a JSON object.
+pub fn struct_to_json(s: &Struct) -> Value {
+    Value::Object(fields_to_map(s))
+}
+
+/// Converts a protobuf `Struct` into a JSON map.
+pub fn fields_to_map(s: &Struct) -> Map<String, Value> {
+    s.fields
+        .iter()
+        .map(|(k, v)| (k.clone(), value_to_json(v)))
+        .collect()
+}
+
+/// Converts one protobuf `Value` into JSON.
+pub fn value_to_json(v: &PbValue) -> Value {
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(b)) => Value::Bool(*b),
+        Some(Kind::NumberValue(n)) => number_to_json(*n),
+        Some(Kind::StringValue(s)) => Value::String(s.clone()),
+        Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(value_to_json).collect()),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+    }
+}
+
+fn number_to_json(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_INTEGER {
+        // Exact: |n| <= 2^53 fits an i64 without rounding.
+        #[allow(clippy::cast_possible_truncation)]
+        return Value::Number(Number::from(n as i64));
+    }
+    // NaN and infinities have no JSON form.
+    Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
+/// Converts a JSON value into a protobuf `Value`.
+pub fn json_to_value(v: &Value) -> PbValue {
+    let kind = match v {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        // Integers above 2^53 lose precision as doubles, as they do in Crossplane itself.
+        #[allow(clippy::cast_precision_loss)]
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(a) => Kind::ListValue(ListValue {
+            values: a.iter().map(json_to_value).collect(),
+        }),
+        Value::Object(m) => Kind::StructValue(map_to_struct(m)),
+    };
+    PbValue { kind: Some(kind) }
+}
+
+/// Converts a JSON map into a protobuf `Struct`.
+pub fn map_to_struct(m: &Map<String, Value>) -> Struct {
+    Struct {
+        fields: m.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
+    }
+}
+
+/// Converts a JSON value into a protobuf `Struct`; anything but an object becomes an empty one.
+pub fn json_to_struct(v: &Value) -> Struct {
+    match v {
+        Value::Object(m) => map_to_struct(m),
+        _ => Struct::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_doubles_become_integers_and_fractions_stay_floats() {
+        let cases = [
+            (3.0, json!(3)),
+            (-2.0, json!(-2)),
+            (0.0, json!(0)),
+            (2.5, json!(2.5)),
+            (1e300, json!(1e300)),
+            (f64::NAN, Value::Null),
+        ];
+        for (input, want) in cases {
+            assert_eq!(number_to_json(input), want, "converting {input}");
+        }
+    }
+
+    #[test]
+    fn round_trip_preserves_nested_structure() {
+        let doc = json!({
+            "spec": {"image": "a:1", "scaling": {"maxReplicas": 4}, "list": [true, null, "x", 1.5]},
+        });
+        let back = struct_to_json(&json_to_struct(&doc));
+        assert_eq!(back, doc);
+    }
+}

@@ -1,0 +1,106 @@
+//! The composition function: one pure call from a RunFunction request to its response. No I/O.
+
+use crate::{
+    compose, convert,
+    field_error::{self, FieldError},
+    placement::Placement,
+    proto::v1::{
+        ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse,
+        Severity, State, Target,
+    },
+    settings::Settings,
+    spec::Spec,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Reason of the Fatal result for invalid input.
+pub const REASON_INVALID: &str = "InvalidSpec";
+
+/// A request that is not well formed; the server answers it with a gRPC error status.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Malformed {
+    /// Crossplane always sends the observed XR; without it there is nothing to compose.
+    #[error("request has no observed composite resource")]
+    NoObservedComposite,
+}
+
+/// Runs the function: starts from the request, then adds or replaces our four resources.
+///
+/// `default_ttl` is the server's `--ttl`; a TTL in the Input takes precedence.
+pub fn run(req: &RunFunctionRequest, default_ttl: Duration) -> Result<RunFunctionResponse, Malformed> {
+    let xr = req
+        .observed
+        .as_ref()
+        .and_then(|o| o.composite.as_ref())
+        .and_then(|c| c.resource.as_ref())
+        .map(convert::struct_to_json)
+        .ok_or(Malformed::NoObservedComposite)?;
+
+    let mut rsp = RunFunctionResponse {
+        meta: Some(ResponseMeta {
+            tag: req.meta.as_ref().map(|m| m.tag.clone()).unwrap_or_default(),
+            ttl: Some(to_proto_duration(default_ttl)),
+        }),
+        desired: Some(req.desired.clone().unwrap_or_default()),
+        context: req.context.clone(),
+        ..Default::default()
+    };
+
+    let (settings, spec, placement) = match read_inputs(req, &xr) {
+        Ok(inputs) => inputs,
+        Err(errors) => {
+            rsp.results.push(fatal(&errors));
+            return Ok(rsp);
+        }
+    };
+    if let Some(meta) = rsp.meta.as_mut() {
+        meta.ttl = Some(to_proto_duration(settings.ttl.unwrap_or(default_ttl)));
+    }
+
+    let desired = rsp.desired.get_or_insert_with(State::default);
+    for (key, resource) in compose::compose(&spec, &settings, &placement) {
+        let entry = desired.resources.entry(key.to_string()).or_default();
+        entry.resource = Some(convert::json_to_struct(&resource));
+        // Connection details and any readiness an earlier step set stay as they were.
+    }
+    Ok(rsp)
+}
+
+/// Reads the Input, the spec and the placement, collecting every mistake in all three.
+fn read_inputs(req: &RunFunctionRequest, xr: &Value) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
+    let input = req.input.as_ref().map(convert::struct_to_json);
+    let settings = Settings::from_input(input.as_ref());
+    let spec = Spec::parse(xr.get("spec").unwrap_or(&Value::Null));
+    let placement = Placement::from_composite(xr);
+    match (settings, spec, placement) {
+        (Ok(settings), Ok(spec), Ok(placement)) => Ok((settings, spec, placement)),
+        (settings, spec, placement) => {
+            let mut errors: Vec<FieldError> = [settings.err(), spec.err(), placement.err()]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect();
+            errors.sort();
+            errors.dedup();
+            Err(errors)
+        }
+    }
+}
+
+/// The single Fatal result listing every offending field.
+fn fatal(errors: &[FieldError]) -> PbResult {
+    PbResult {
+        severity: Severity::Fatal.into(),
+        message: format!("invalid EventDrivenService:\n{}", field_error::join(errors)),
+        reason: Some(REASON_INVALID.to_string()),
+        target: Some(Target::CompositeAndClaim.into()),
+    }
+}
+
+fn to_proto_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,14 @@
+//! A Crossplane composition function that turns one EventDrivenService into the Deployment,
+//! Service, ServiceAccount and KEDA ScaledObject of a NATS JetStream worker.
+//!
+//! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
+//! offline CLI are thin layers over it.
+
+pub mod compose;
+pub mod convert;
+pub mod field_error;
+pub mod function;
+pub mod placement;
+pub mod proto;
+pub mod settings;
+pub mod spec;
