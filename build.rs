@@ -27,7 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["fn/v1/run_function.proto", "fn/v1beta1/run_function.proto"],
         [PathBuf::from("proto"), derived],
     )?;
-    fs::write(out.join("run_function_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
+    fs::write(
+        out.join("run_function_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
     tonic_prost_build::configure()
         // Maps encode in key order, so the same request always yields the same response bytes.
         .btree_map(".")

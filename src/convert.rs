@@ -65,7 +65,10 @@ pub fn json_to_value(v: &Value) -> PbValue {
 /// Converts a JSON map into a protobuf `Struct`.
 pub fn map_to_struct(m: &Map<String, Value>) -> Struct {
     Struct {
-        fields: m.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
+        fields: m
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .collect(),
     }
 }
 

@@ -5,8 +5,8 @@ use crate::{
     field_error::{self, FieldError},
     placement::Placement,
     proto::v1::{
-        ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse,
-        Severity, State, Target,
+        ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity, State,
+        Target,
     },
     settings::Settings,
     spec::Spec,
@@ -28,7 +28,10 @@ pub enum Malformed {
 /// Runs the function: starts from the request, then adds or replaces our four resources.
 ///
 /// `default_ttl` is the server's `--ttl`; a TTL in the Input takes precedence.
-pub fn run(req: &RunFunctionRequest, default_ttl: Duration) -> Result<RunFunctionResponse, Malformed> {
+pub fn run(
+    req: &RunFunctionRequest,
+    default_ttl: Duration,
+) -> Result<RunFunctionResponse, Malformed> {
     let xr = req
         .observed
         .as_ref()
@@ -68,7 +71,10 @@ pub fn run(req: &RunFunctionRequest, default_ttl: Duration) -> Result<RunFunctio
 }
 
 /// Reads the Input, the spec and the placement, collecting every mistake in all three.
-fn read_inputs(req: &RunFunctionRequest, xr: &Value) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
+fn read_inputs(
+    req: &RunFunctionRequest,
+    xr: &Value,
+) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
     let input = req.input.as_ref().map(convert::struct_to_json);
     let settings = Settings::from_input(input.as_ref());
     let spec = Spec::parse(xr.get("spec").unwrap_or(&Value::Null));

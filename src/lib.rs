@@ -4,11 +4,14 @@
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
 //! offline CLI are thin layers over it.
 
+pub mod cli;
 pub mod compose;
 pub mod convert;
 pub mod field_error;
 pub mod function;
+pub mod offline;
 pub mod placement;
 pub mod proto;
+pub mod server;
 pub mod settings;
 pub mod spec;

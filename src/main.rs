@@ -1,7 +1,13 @@
 //! Entry point: no subcommand serves RunFunction; subcommands work offline.
 
-fn main() -> std::process::ExitCode {
-    let req = function_event_driven_service::proto::v1::RunFunctionRequest::default();
-    println!("{:?}", function_event_driven_service::function::run(&req, std::time::Duration::from_secs(60)));
-    std::process::ExitCode::SUCCESS
+use clap::Parser;
+use function_event_driven_service::{cli::Cli, offline, server};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(command) => offline::run(&command),
+        None => server::main(cli.serve),
+    }
 }

@@ -72,7 +72,10 @@ impl Placement {
 
         let mut errors = Vec::new();
         if let Some(problem) = dns1123_label_problem(name) {
-            errors.push(FieldError::new(&name_path, format!("{problem} (got {name:?})")));
+            errors.push(FieldError::new(
+                &name_path,
+                format!("{problem} (got {name:?})"),
+            ));
         } else if name.len() + SCALER_SUFFIX.len() > MAX_SCALED_OBJECT_NAME {
             errors.push(FieldError::new(
                 &name_path,
@@ -106,7 +109,10 @@ pub fn dns1123_label_problem(s: &str) -> Option<&'static str> {
     let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if s.is_empty() || s.len() > 63 {
         Some("must be 1 to 63 characters")
-    } else if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') {
+    } else if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    {
         Some("must contain only lowercase letters, digits and '-'")
     } else if !edge_ok(bytes.first()) || !edge_ok(bytes.last()) {
         Some("must start and end with a lowercase letter or digit")

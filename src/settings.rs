@@ -51,7 +51,12 @@ impl SizeTable {
     }
 }
 
-fn preset(cpu_request: &str, cpu_limit: &str, memory_request: &str, memory_limit: &str) -> Resources {
+fn preset(
+    cpu_request: &str,
+    cpu_limit: &str,
+    memory_request: &str,
+    memory_limit: &str,
+) -> Resources {
     Resources {
         cpu_request: cpu_request.into(),
         cpu_limit: cpu_limit.into(),
@@ -117,7 +122,9 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads the function Input (absent means every default); every mistake names its field.
-    pub fn from_input(input: Option<&serde_json::Value>) -> Result<Self, Vec<crate::field_error::FieldError>> {
+    pub fn from_input(
+        input: Option<&serde_json::Value>,
+    ) -> Result<Self, Vec<crate::field_error::FieldError>> {
         match input {
             None => Ok(Self::default()),
             Some(_) => Ok(Self::default()),

@@ -18,6 +18,10 @@ pub const SCALED_OBJECT: &str = "scaledobject";
 pub const KEYS: [&str; 4] = [SERVICE_ACCOUNT, DEPLOYMENT, SERVICE, SCALED_OBJECT];
 
 /// Composes the four desired resources, keyed by their composition resource name.
-pub fn compose(_spec: &Spec, _settings: &Settings, _placement: &Placement) -> Vec<(&'static str, Value)> {
+pub fn compose(
+    _spec: &Spec,
+    _settings: &Settings,
+    _placement: &Placement,
+) -> Vec<(&'static str, Value)> {
     Vec::new()
 }
