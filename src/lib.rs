@@ -12,6 +12,7 @@ pub mod function;
 pub mod offline;
 pub mod placement;
 pub mod proto;
+pub mod render;
 pub mod server;
 pub mod settings;
 pub mod spec;
