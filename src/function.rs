@@ -3,12 +3,12 @@
 use crate::{
     compose, convert,
     field_error::{self, FieldError},
-    placement::Placement,
+    placement::{Placement, Scope},
     proto::v1::{
         ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity, State,
         Target,
     },
-    settings::Settings,
+    settings::{Output, Settings},
     spec::Spec,
 };
 use serde_json::Value;
@@ -50,7 +50,8 @@ pub fn run(
         ..Default::default()
     };
 
-    let (settings, spec, placement) = match read_inputs(req, &xr) {
+    let input = req.input.as_ref().map(convert::struct_to_json);
+    let (settings, spec, placement) = match inputs(&xr, input.as_ref()) {
         Ok(inputs) => inputs,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
@@ -70,35 +71,50 @@ pub fn run(
     Ok(rsp)
 }
 
-/// Reads the Input, the spec and the placement, collecting every mistake in all three.
-fn read_inputs(
-    req: &RunFunctionRequest,
+/// Reads the Input, the spec and the placement from the observed XR, collecting every mistake
+/// in all three. The server and the offline CLI both decide validity here.
+pub fn inputs(
     xr: &Value,
+    input: Option<&Value>,
 ) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
-    let input = req.input.as_ref().map(convert::struct_to_json);
-    let settings = Settings::from_input(input.as_ref());
+    let settings = Settings::from_input(input);
     let spec = Spec::parse(xr.get("spec").unwrap_or(&Value::Null));
     let placement = Placement::from_composite(xr);
-    match (settings, spec, placement) {
-        (Ok(settings), Ok(spec), Ok(placement)) => Ok((settings, spec, placement)),
-        (settings, spec, placement) => {
-            let mut errors: Vec<FieldError> = [settings.err(), spec.err(), placement.err()]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .collect();
-            errors.sort();
-            errors.dedup();
-            Err(errors)
-        }
-    }
+    let mut errors: Vec<FieldError> = match (settings, spec, placement) {
+        (Ok(settings), Ok(spec), Ok(placement)) => match check_output(&settings, &placement) {
+            None => return Ok((settings, spec, placement)),
+            Some(error) => vec![error],
+        },
+        (settings, spec, placement) => [settings.err(), spec.err(), placement.err()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect(),
+    };
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+/// Direct output composes namespaced kinds, which only a namespaced (Crossplane v2) XR may own.
+fn check_output(settings: &Settings, placement: &Placement) -> Option<FieldError> {
+    (settings.output == Output::Direct && placement.scope == Scope::Claim).then(|| {
+        FieldError::new(
+            "input.output",
+            "Direct needs a namespaced (Crossplane v2) EventDrivenService; a claim's cluster-scoped XR \
+             composes provider-kubernetes Objects, so use output: Objects",
+        )
+    })
 }
 
 /// The single Fatal result listing every offending field.
 fn fatal(errors: &[FieldError]) -> PbResult {
     PbResult {
         severity: Severity::Fatal.into(),
-        message: format!("invalid EventDrivenService:\n{}", field_error::join(errors)),
+        message: format!(
+            "cannot compose this EventDrivenService:\n{}",
+            field_error::join(errors)
+        ),
         reason: Some(REASON_INVALID.to_string()),
         target: Some(Target::CompositeAndClaim.into()),
     }
