@@ -5,11 +5,12 @@ use crate::{
     field_error::{self, FieldError},
     placement::{Placement, Scope},
     proto::v1::{
-        ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity, State,
-        Target,
+        Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
+        State, Target,
     },
     settings::{Output, Settings},
     spec::Spec,
+    status,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -62,12 +63,27 @@ pub fn run(
         meta.ttl = Some(to_proto_duration(settings.ttl.unwrap_or(default_ttl)));
     }
 
+    let observed = req
+        .observed
+        .as_ref()
+        .map(|o| status::observed_resources(&o.resources))
+        .unwrap_or_default();
+    let report = status::report(&observed, &xr, settings.output, &placement);
+
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
         let entry = desired.resources.entry(key.to_string()).or_default();
         entry.resource = Some(convert::json_to_struct(&resource));
-        // Connection details and any readiness an earlier step set stay as they were.
+        // Connection details stay as they were, and so does a readiness an earlier step set.
+        if entry.ready() == Ready::Unspecified {
+            if let Some(ready) = report.ready.get(key) {
+                entry.set_ready(*ready);
+            }
+        }
     }
+    set_status(desired, report.status);
+    rsp.conditions = report.conditions;
+    rsp.results.extend(report.events);
     Ok(rsp)
 }
 
@@ -105,6 +121,27 @@ fn check_output(settings: &Settings, placement: &Placement) -> Option<FieldError
              composes provider-kubernetes Objects, so use output: Objects",
         )
     })
+}
+
+/// Merges our fields into the desired XR status, keeping what earlier steps set there.
+fn set_status(desired: &mut State, ours: serde_json::Map<String, Value>) {
+    let composite = desired.composite.get_or_insert_with(Default::default);
+    let mut xr = composite
+        .resource
+        .as_ref()
+        .map(convert::struct_to_json)
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    if let Some(map) = xr.as_object_mut() {
+        let status = map
+            .entry("status")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(status) = status.as_object_mut() {
+            status.extend(ours);
+        } else {
+            *status = Value::Object(ours);
+        }
+    }
+    composite.resource = Some(convert::json_to_struct(&xr));
 }
 
 /// The single Fatal result listing every offending field.

@@ -18,4 +18,5 @@ pub mod render;
 pub mod server;
 pub mod settings;
 pub mod spec;
+pub mod status;
 pub mod validate;

@@ -99,21 +99,7 @@ pub fn check(
     namespaced: bool,
 ) -> Result<(), Vec<FieldError>> {
     let xr = to_composite(document, namespaced)?;
-    let claim_label = format!("metadata.labels[{CLAIM_NAME_LABEL}]");
-    let from_claim =
-        document.get("kind").and_then(Value::as_str) == Some(CLAIM_KIND) && !namespaced;
-    function::inputs(&xr, input).map(|_| ()).map_err(|errors| {
-        errors
-            .into_iter()
-            .map(|mut e| {
-                // The claim's own name became that label; point the user at what they wrote.
-                if from_claim && e.path == claim_label {
-                    e.path = "metadata.name".into();
-                }
-                e
-            })
-            .collect()
-    })
+    function::inputs(&xr, input).map(|_| ())
 }
 
 /// Renders a claim or XR, with an optional function Input and observed composed resources
