@@ -47,7 +47,13 @@ impl Schema {
             .collect()
     }
 
+    /// What this schema is, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Fails the test with every violation, naming what was checked against what.
+    #[track_caller]
     pub fn assert_valid(&self, what: &str, instance: &Value) {
         let errors = self.errors(instance);
         assert!(
