@@ -651,3 +651,216 @@ fn the_claim_name_limit_is_the_functions() {
         Some(&json!(schema::MAX_CLAIM_NAME))
     );
 }
+
+/// A JSON value as the API server hands it to CEL: every integer an `int`.
+struct AsCel<'a>(&'a Value);
+
+impl serde::Serialize for AsCel<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => s.serialize_i64(i),
+                None => n.serialize(s),
+            },
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&AsCel(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(k, &AsCel(v))?;
+                }
+                m.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// Every CEL rule of a schema with the path of the node it guards.
+fn cel_rules(node: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    for rule in node
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let rule = rule["rule"].as_str().expect("a rule").to_string();
+        out.push((prefix.to_string(), rule));
+    }
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            cel_rules(prop, &join(prefix, name), out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        cel_rules(items, &format!("{prefix}[]"), out);
+    }
+}
+
+/// The values at a dotted path (`[]` fans out over list items); none where the path is unset.
+fn values_at<'a>(value: &'a Value, path: &str) -> Vec<&'a Value> {
+    let mut current = vec![value];
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, items) = part
+            .strip_suffix("[]")
+            .map_or((part, false), |name| (name, true));
+        current = current
+            .into_iter()
+            .filter_map(|v| v.get(name))
+            .flat_map(|v| match (items, v.as_array()) {
+                (true, Some(list)) => list.iter().collect(),
+                (true, None) => Vec::new(),
+                (false, _) => vec![v],
+            })
+            .collect();
+    }
+    current
+}
+
+/// Whether the API server would take `spec`: its schema, then every CEL rule on the defaulted
+/// object, as the API server orders them.
+fn xrd_accepts(
+    schema: &jsonschema::Validator,
+    rules: &[(String, cel::Program)],
+    spec: &Value,
+) -> Result<(), String> {
+    if !schema.is_valid(spec) {
+        return Err("refused by the schema".into());
+    }
+    let stored = apply_defaults(schema::spec_schema(), spec);
+    for (path, program) in rules {
+        for node in values_at(&stored, path) {
+            let mut context = cel::Context::default();
+            context
+                .add_variable("self", AsCel(node))
+                .map_err(|e| format!("{path}: {e}"))?;
+            match program.execute(&context) {
+                Ok(cel::Value::Bool(true)) => {}
+                other => return Err(format!("rule at {path} gives {other:?}")),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn xrd_cel_rules_compile_and_agree_with_the_parser() {
+    let mut found = Vec::new();
+    cel_rules(schema::spec_schema(), "", &mut found);
+    assert_eq!(
+        found.len(),
+        4,
+        "a CEL rule was added or removed: probe it here"
+    );
+    let rules: Vec<(String, cel::Program)> = found
+        .into_iter()
+        .map(|(path, rule)| {
+            let program = cel::Program::compile(&rule)
+                .unwrap_or_else(|e| panic!("the rule at {path} does not compile: {e}\n{rule}"));
+            (path, program)
+        })
+        .collect();
+    let schema = jsonschema::draft7::new(&crd_to_json_schema(schema::spec_schema()))
+        .expect("the spec schema compiles");
+    let base = full_spec();
+    let with = |pointer: &str, value: Value| {
+        let mut spec = base.clone();
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let map = spec
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("the full example has the parent");
+        if value.is_null() {
+            map.remove(key);
+        } else {
+            map.insert(key.to_string(), value);
+        }
+        spec
+    };
+    let env = json!([{"secretKey": "k", "envName": "APP_KEY"}]);
+    let cases = [
+        ("the full example", base.clone()),
+        (
+            "a secret mounted whole and key by key",
+            with("/secretRefs/0/envFrom", json!(true)),
+        ),
+        (
+            "a secret mounted neither way",
+            with("/secretRefs/0/env", json!([])),
+        ),
+        (
+            "a secret with envFrom: false and keys",
+            with("/secretRefs/0/envFrom", json!(false)),
+        ),
+        (
+            "a whole secret with an empty key list",
+            with("/secretRefs/1/env", json!([])),
+        ),
+        (
+            "a whole secret with keys",
+            with("/secretRefs/1/env", env.clone()),
+        ),
+        ("an empty init container", with("/initContainer", json!({}))),
+        (
+            "an init container with empty lists",
+            with("/initContainer", json!({"command": [], "args": []})),
+        ),
+        (
+            "an init container with args only",
+            with("/initContainer", json!({"args": ["migrate"]})),
+        ),
+        (
+            "an init container with a command only",
+            with("/initContainer", json!({"command": ["migrate"]})),
+        ),
+        (
+            "more minimum than maximum replicas",
+            with("/scaling", json!({"minReplicas": 3, "maxReplicas": 2})),
+        ),
+        (
+            "as many minimum as maximum replicas",
+            with("/scaling", json!({"minReplicas": 3, "maxReplicas": 3})),
+        ),
+        (
+            "a minimum above the default maximum",
+            with("/scaling", json!({"minReplicas": 11})),
+        ),
+        (
+            "a maximum below the default minimum",
+            with("/scaling", json!({"maxReplicas": 1})),
+        ),
+        ("no scaling at all", with("/scaling", Value::Null)),
+        (
+            "a variable the platform sets",
+            with(
+                "/secretRefs/0/env",
+                json!([{"secretKey": "url", "envName": "NATS_URL"}]),
+            ),
+        ),
+        (
+            "a variable that only resembles one the platform sets",
+            with(
+                "/secretRefs/0/env",
+                json!([{"secretKey": "url", "envName": "NATS_URL_BACKUP"}]),
+            ),
+        ),
+    ];
+    let mut disagreements = Vec::new();
+    for (reason, spec) in cases {
+        let by_xrd = xrd_accepts(&schema, &rules, &spec);
+        let by_parser = Spec::parse(&spec);
+        if by_xrd.is_ok() != by_parser.is_ok() {
+            disagreements.push(format!(
+                "{reason}: the XRD says {by_xrd:?}, the parser {:?}",
+                by_parser.err()
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
