@@ -5,6 +5,7 @@
 
 mod upstream;
 
+use function_event_driven_service::validate;
 use serde_json::Value;
 use std::path::Path;
 use upstream::{read_yaml, read_yaml_stream, repo_path, str_at, Upstream};
@@ -207,22 +208,14 @@ fn check_structural(what: &str, node: &Value, path: &str, problems: &mut Vec<Str
 
 #[test]
 fn xrd_does_not_redefine_fields_crossplane_adds() {
-    // Crossplane adds these to the claim or XR spec and overrides a field of the same name.
-    let reserved = [
-        "claimRef",
-        "compositeDeletePolicy",
-        "compositionRef",
-        "compositionRevisionRef",
-        "compositionRevisionSelector",
-        "compositionSelector",
-        "compositionUpdatePolicy",
-        "crossplane",
-        "environmentConfigRefs",
-        "publishConnectionDetailsTo",
-        "resourceRef",
-        "resourceRefs",
-        "writeConnectionSecretToRef",
-    ];
+    // Crossplane adds these to the XR's spec (the function ignores them), and two more to the
+    // claim's; a field of ours with one of these names would be overridden.
+    let claim_only = ["compositeDeletePolicy", "resourceRef"];
+    let reserved: Vec<&str> = validate::CROSSPLANE_SPEC_FIELDS
+        .iter()
+        .chain(&claim_only)
+        .copied()
+        .collect();
     let xrd = doc(XRD);
     let spec = only_schema(&xrd)
         .pointer("/properties/spec/properties")
