@@ -15,7 +15,7 @@ use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use std::{
     fmt,
     future::Future,
-    io,
+    io::{self, IsTerminal},
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -181,12 +181,21 @@ impl TlsMaterial {
         if !has_certificates(&ca) {
             return Err(invalid(TLS_CA_FILE, "PEM CA certificate"));
         }
-        Ok(Self {
+        let material = Self {
             dir: dir.to_path_buf(),
             cert,
             key,
             ca,
-        })
+        };
+        // Build the TLS acceptor once now, so a key that does not match its certificate stops
+        // start-up with the other configuration errors, before the port is bound.
+        Server::builder()
+            .tls_config(material.server_tls_config())
+            .map_err(|source| ServeError::Tls {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(material)
     }
 
     /// The directory the material came from.
@@ -431,6 +440,7 @@ fn init_tracing(debug: bool) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(io::stderr);
     // A second initialisation can only happen in-process (tests); keep the first subscriber.
     let _ = if debug {

@@ -264,8 +264,13 @@ pub async fn call_raw(
 }
 
 /// The binary running as a child process.
+///
+/// Its waits block the calling thread: async tests that also hold client connections use a
+/// multi-threaded runtime, so those connections keep answering the server (e.g. its shutdown
+/// PING) meanwhile.
 pub struct Process {
-    child: Child,
+    /// `None` once [`Process::wait`] took it.
+    child: Option<Child>,
     /// Where it listens, read from its start-up log line.
     pub addr: SocketAddr,
     /// Its start-up log line.
@@ -303,7 +308,7 @@ impl Process {
             }
         });
         let mut process = Self {
-            child,
+            child: Some(child),
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             startup: Value::Null,
             lines,
@@ -354,31 +359,45 @@ impl Process {
         }
     }
 
-    /// Sends SIGTERM through the shell's `kill`, keeping the crate free of `unsafe` FFI.
-    pub fn terminate(&self) {
-        let status = Command::new("sh")
-            .args([
-                "-c",
-                "kill -TERM \"$1\"",
-                "sh",
-                &self.child.id().to_string(),
-            ])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed: {status}");
+    fn pid(&self) -> u32 {
+        // Never 0: `kill 0` would signal the whole process group, test runner included.
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the binary was not waited for yet")
     }
 
-    /// Waits for the process to exit.
+    /// Sends `signal` (`TERM`, `INT`) through the shell's `kill`, keeping the crate free of
+    /// `unsafe` FFI.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("sh")
+            .args(["-c", "kill -s \"$1\" \"$2\"", "sh", signal])
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {signal} failed: {status}");
+    }
+
+    /// Waits for the process to exit, with a guard against hangs.
     pub fn wait(&mut self) -> ExitStatus {
-        self.child.wait().expect("wait for the binary")
+        let mut child = self.child.take().expect("the binary is still owned");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(PROCESS_GUARD)
+            .expect("the binary exits by itself")
+            .expect("wait for the binary")
     }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }
