@@ -5,7 +5,7 @@ use crate::{
     field_error::FieldError,
     function,
     placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
-    proto::v1::{Resource, RunFunctionRequest, Severity, State},
+    proto::v1::{Resource, RunFunctionRequest, Severity, State, Status},
 };
 use serde_json::{json, Map, Value};
 use std::{collections::BTreeMap, time::Duration};
@@ -30,7 +30,7 @@ pub struct Rendered {
     pub resources: Vec<(String, Value)>,
     /// Readiness the function set per key (`READY_TRUE`, `READY_FALSE`), where it set one.
     pub ready: BTreeMap<String, String>,
-    /// Conditions and events the function would report, as `crossplane render` prints them.
+    /// Events the function would emit.
     pub messages: Vec<String>,
 }
 
@@ -198,29 +198,57 @@ pub fn render_as(
             (key, value)
         })
         .collect();
-    let mut messages: Vec<String> = rsp
+    // Conditions land on the XR as Crossplane writes them, so the output reads like
+    // `kubectl get -o yaml`.
+    let conditions: Vec<Value> = rsp
         .conditions
         .iter()
         .map(|c| {
+            json!({
+                "type": c.r#type,
+                "status": match c.status() {
+                    Status::ConditionTrue => "True",
+                    Status::ConditionFalse => "False",
+                    _ => "Unknown",
+                },
+                "reason": c.reason,
+                "message": c.message.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    if let Some(status) = xr
+        .as_object_mut()
+        .map(|m| m.entry("status").or_insert_with(|| json!({})))
+    {
+        if let Some(status) = status.as_object_mut() {
+            let mut merged: Vec<Value> = status
+                .get("conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|old| {
+                    !conditions
+                        .iter()
+                        .any(|new| new.get("type") == old.get("type"))
+                })
+                .cloned()
+                .collect();
+            merged.extend(conditions);
+            status.insert("conditions".into(), Value::Array(merged));
+        }
+    }
+    let messages = rsp
+        .results
+        .iter()
+        .map(|r| {
             format!(
-                "condition {}={} ({}): {}",
-                c.r#type,
-                c.status()
-                    .as_str_name()
-                    .trim_start_matches("STATUS_CONDITION_"),
-                c.reason,
-                c.message.as_deref().unwrap_or_default()
+                "event {} {}: {}",
+                r.severity().as_str_name().trim_start_matches("SEVERITY_"),
+                r.reason.as_deref().unwrap_or_default(),
+                r.message
             )
         })
         .collect();
-    messages.extend(rsp.results.iter().map(|r| {
-        format!(
-            "event {} ({}): {}",
-            r.severity().as_str_name().trim_start_matches("SEVERITY_"),
-            r.reason.as_deref().unwrap_or_default(),
-            r.message
-        )
-    }));
     Ok(Rendered {
         composite: xr,
         resources,

@@ -1,10 +1,479 @@
 //! The only tonic code: TLS, health, reflection, v1 + v1beta1 services, graceful shutdown.
+//!
+//! Every call goes straight to [`function::run`]; this module only moves bytes, enforces limits
+//! and logs which call arrived, never what it carried.
 
-use crate::cli::ServeArgs;
-use std::process::ExitCode;
+use crate::{
+    cli::ServeArgs,
+    function,
+    proto::{
+        self,
+        v1::{RunFunctionRequest, RunFunctionResponse},
+    },
+};
+use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+use std::{
+    fmt,
+    future::Future,
+    io::{self, IsTerminal},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
+use tokio::{
+    net::TcpListener,
+    signal::unix::{signal, SignalKind},
+    sync::oneshot,
+};
+use tonic::{
+    codegen::http,
+    transport::{server::TcpIncoming, Certificate, Identity, Server, ServerTlsConfig},
+    Request, Response, Status,
+};
+use tracing::{debug, info, warn};
 
-/// Serves RunFunction until SIGTERM or SIGINT.
-pub fn main(_args: ServeArgs) -> ExitCode {
-    eprintln!("serving is not wired yet");
-    ExitCode::FAILURE
+type V1Server = proto::v1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
+type V1beta1Server =
+    proto::v1beta1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
+
+/// Certificate file of the server in a TLS directory.
+pub const TLS_CERT_FILE: &str = "tls.crt";
+/// Private key file of the server in a TLS directory.
+pub const TLS_KEY_FILE: &str = "tls.key";
+/// CA bundle that client certificates must chain to.
+pub const TLS_CA_FILE: &str = "ca.crt";
+
+/// How long in-flight calls may run on after a shutdown signal; a stuck client (or an endless
+/// health Watch stream) must not keep the pod past Kubernetes' 30 s termination grace period.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A client that opens a connection and never finishes the handshake must not hold it forever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Neither TLS material nor `--insecure` was given.
+    #[error(
+        "refusing to serve without TLS: pass --tls-certs-dir DIR (or set TLS_SERVER_CERTS_DIR) \
+         to a directory holding {TLS_CERT_FILE}, {TLS_KEY_FILE} and {TLS_CA_FILE} for mutual TLS, \
+         or pass --insecure to serve plaintext for local development and `crossplane render`"
+    )]
+    NoTransportSecurity,
+    /// A file of the TLS directory is missing or unreadable.
+    #[error("cannot read TLS file {}: {source}", .path.display())]
+    TlsFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// A file of the TLS directory does not hold what it should.
+    #[error("TLS file {} holds no {expected}", .path.display())]
+    TlsFileInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What the file should hold.
+        expected: &'static str,
+    },
+    /// The TLS files parse but do not make a usable configuration (e.g. key and certificate differ).
+    #[error("cannot set up mutual TLS from {}: {}", .dir.display(), chain(.source))]
+    Tls {
+        /// The TLS directory.
+        dir: PathBuf,
+        /// What tonic/rustls said.
+        source: tonic::transport::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address from `--address`.
+        address: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The process could not set up its runtime, signal handlers or listener.
+    #[error("cannot start the server: {0}")]
+    Startup(#[source] io::Error),
+    /// The reflection service rejected the embedded descriptors (a build defect).
+    #[error("cannot build the gRPC reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The server stopped with an error.
+    #[error("server failed: {}", chain(.0))]
+    Serve(#[source] tonic::transport::Error),
+}
+
+impl ServeError {
+    /// Exit code: 2 for a configuration the operator must fix, 1 for anything else.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::NoTransportSecurity
+            | Self::TlsFileUnreadable { .. }
+            | Self::TlsFileInvalid { .. }
+            | Self::Tls { .. }
+            | Self::Bind { .. } => ExitCode::from(2),
+            Self::Startup(_) | Self::Reflection(_) | Self::Serve(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// tonic's transport errors say "transport error" and keep the useful part in their sources.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The PEM contents of a mutual-TLS directory, checked when read.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    dir: PathBuf,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    ca: Vec<u8>,
+}
+
+impl fmt::Debug for TlsMaterial {
+    // Never print the key, not even in a debug dump of the configuration.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsMaterial {
+    /// Reads `tls.crt`, `tls.key` and `ca.crt` from `dir`, naming the first file that is
+    /// missing, unreadable or not PEM of the right kind.
+    pub fn load(dir: &Path) -> Result<Self, ServeError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| ServeError::TlsFileUnreadable { path, source })
+        };
+        let invalid = |name: &str, expected| ServeError::TlsFileInvalid {
+            path: dir.join(name),
+            expected,
+        };
+        let has_certificates = |pem: &[u8]| {
+            CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .is_ok_and(|certs| !certs.is_empty())
+        };
+
+        let cert = read(TLS_CERT_FILE)?;
+        if !has_certificates(&cert) {
+            return Err(invalid(TLS_CERT_FILE, "PEM certificate"));
+        }
+        let key = read(TLS_KEY_FILE)?;
+        if PrivateKeyDer::from_pem_slice(&key).is_err() {
+            return Err(invalid(
+                TLS_KEY_FILE,
+                "PEM private key (RSA PRIVATE KEY, PRIVATE KEY or EC PRIVATE KEY)",
+            ));
+        }
+        let ca = read(TLS_CA_FILE)?;
+        if !has_certificates(&ca) {
+            return Err(invalid(TLS_CA_FILE, "PEM CA certificate"));
+        }
+        let material = Self {
+            dir: dir.to_path_buf(),
+            cert,
+            key,
+            ca,
+        };
+        // Build the TLS acceptor once now, so a key that does not match its certificate stops
+        // start-up with the other configuration errors, before the port is bound.
+        Server::builder()
+            .tls_config(material.server_tls_config())
+            .map_err(|source| ServeError::Tls {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(material)
+    }
+
+    /// The directory the material came from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn server_tls_config(&self) -> ServerTlsConfig {
+        // A CA root without `client_auth_optional` makes the client certificate mandatory.
+        ServerTlsConfig::new()
+            .identity(Identity::from_pem(&self.cert, &self.key))
+            .client_ca_root(Certificate::from_pem(&self.ca))
+            .timeout(TLS_HANDSHAKE_TIMEOUT)
+    }
+}
+
+/// What [`serve`] needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// TTL of responses whose Input sets none.
+    pub ttl: Duration,
+    /// Largest request accepted and largest response sent, in bytes.
+    pub max_message_size: usize,
+    /// Mutual-TLS material; `None` serves plaintext.
+    pub tls: Option<TlsMaterial>,
+    /// How long in-flight calls may run on after shutdown begins.
+    pub drain_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Resolves the flags: `--insecure` wins over a TLS directory; neither is an error.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ServeError> {
+        let tls = match (&args.tls_certs_dir, args.insecure) {
+            (_, true) => None,
+            (Some(dir), false) => Some(TlsMaterial::load(dir)?),
+            (None, false) => return Err(ServeError::NoTransportSecurity),
+        };
+        Ok(Self {
+            ttl: args.ttl,
+            max_message_size: args.max_recv_message_size,
+            tls,
+            drain_timeout: DRAIN_TIMEOUT,
+        })
+    }
+}
+
+/// The RunFunction service, registered under both protocol packages.
+#[derive(Debug, Clone)]
+struct Function {
+    ttl: Duration,
+}
+
+impl Function {
+    fn run(
+        &self,
+        protocol: &'static str,
+        request: Request<RunFunctionRequest>,
+    ) -> Result<Response<RunFunctionResponse>, Status> {
+        let request = request.into_inner();
+        debug!(
+            protocol,
+            tag = request.meta.as_ref().map_or("", |m| m.tag.as_str()),
+            xr = composite_name(&request).unwrap_or(""),
+            "RunFunction"
+        );
+        function::run(&request, self.ttl)
+            .map(Response::new)
+            .map_err(|malformed| Status::invalid_argument(malformed.to_string()))
+    }
+}
+
+/// `metadata.name` of the observed XR, read without converting the whole resource.
+fn composite_name(request: &RunFunctionRequest) -> Option<&str> {
+    use prost_types::value::Kind;
+    let xr = request
+        .observed
+        .as_ref()?
+        .composite
+        .as_ref()?
+        .resource
+        .as_ref()?;
+    let Some(Kind::StructValue(metadata)) = xr.fields.get("metadata")?.kind.as_ref() else {
+        return None;
+    };
+    match metadata.fields.get("name")?.kind.as_ref()? {
+        Kind::StringValue(name) => Some(name),
+        _ => None,
+    }
+}
+
+#[tonic::async_trait]
+impl proto::v1::function_runner_service_server::FunctionRunnerService for Function {
+    async fn run_function(
+        &self,
+        request: Request<RunFunctionRequest>,
+    ) -> Result<Response<RunFunctionResponse>, Status> {
+        self.run("v1", request)
+    }
+}
+
+#[tonic::async_trait]
+impl proto::v1beta1::function_runner_service_server::FunctionRunnerService for Function {
+    async fn run_function(
+        &self,
+        request: Request<RunFunctionRequest>,
+    ) -> Result<Response<RunFunctionResponse>, Status> {
+        self.run("v1beta1", request)
+    }
+}
+
+/// tonic rejects an oversized request with OUT_OF_RANGE; gRPC's convention (and what Crossplane's
+/// Go client reports) is RESOURCE_EXHAUSTED. No handler here returns OUT_OF_RANGE, so the rewrite
+/// touches only that rejection, which tonic sends as a headers-only response.
+fn oversized_is_resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let out_of_range = http::HeaderValue::from(tonic::Code::OutOfRange as i32);
+    let headers = response.headers_mut();
+    if headers.get(Status::GRPC_STATUS) == Some(&out_of_range) {
+        headers.insert(
+            Status::GRPC_STATUS,
+            http::HeaderValue::from(tonic::Code::ResourceExhausted as i32),
+        );
+    }
+    response
+}
+
+/// Serves RunFunction (v1 and v1beta1), health and reflection on `listener` until `shutdown`
+/// completes, then lets in-flight calls finish (up to the configured drain timeout).
+pub async fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let address = listener.local_addr().map_err(ServeError::Startup)?;
+    let limit = config.max_message_size;
+    let function = Function { ttl: config.ttl };
+    let v1 = V1Server::new(function.clone())
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let v1beta1 = V1beta1Server::new(function)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<V1Server>().await;
+    health.set_serving::<V1beta1Server>().await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(tls.server_tls_config())
+            .map_err(|source| ServeError::Tls {
+                dir: tls.dir().to_path_buf(),
+                source,
+            })?;
+    }
+    let router = builder
+        .layer(tower::util::MapResponseLayer::new(
+            oversized_is_resource_exhausted,
+        ))
+        .add_service(v1)
+        .add_service(v1beta1)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    // Small unary messages: without TCP_NODELAY, Nagle's algorithm delays responses.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+
+    let (draining_tx, draining_rx) = oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        info!("shutting down: no new connections, finishing calls in flight");
+        health.set_not_serving::<V1Server>().await;
+        health.set_not_serving::<V1beta1Server>().await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        let _ = draining_tx.send(());
+    };
+    let drain_timeout = config.drain_timeout;
+    let drain_deadline = async move {
+        match draining_rx.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            // The server ended without a shutdown signal; it reports its own outcome.
+            Err(_) => std::future::pending().await,
+        }
+    };
+
+    info!(
+        %address,
+        tls = config.tls.is_some(),
+        max_recv_message_size = limit,
+        ttl_seconds = config.ttl.as_secs(),
+        "serving"
+    );
+    tokio::select! {
+        served = router.serve_with_incoming_shutdown(incoming, signal) => {
+            served.map_err(ServeError::Serve)?;
+        }
+        () = drain_deadline => {
+            warn!(
+                drain_timeout_seconds = drain_timeout.as_secs(),
+                "calls still in flight after the drain timeout; stopping anyway"
+            );
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes on the first SIGTERM or SIGINT. Handlers are installed before it is awaited, so a
+/// signal that arrives during start-up is not lost.
+fn termination_signal() -> io::Result<impl Future<Output = ()> + Send> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        info!(signal = name, "received signal");
+    })
+}
+
+/// JSON lines on stderr for log collectors; `--debug` switches to human-readable text and also
+/// logs each call. Dependencies log at warn only: their debug output names peers and frames.
+fn init_tracing(debug: bool) {
+    let filter = tracing_subscriber::EnvFilter::new(if debug {
+        "warn,function_event_driven_service=debug"
+    } else {
+        "warn,function_event_driven_service=info"
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
+        .with_writer(io::stderr);
+    // A second initialisation can only happen in-process (tests); keep the first subscriber.
+    let _ = if debug {
+        builder.try_init()
+    } else {
+        builder.json().flatten_event(true).try_init()
+    };
+}
+
+async fn run(address: SocketAddr, config: ServerConfig) -> Result<(), ServeError> {
+    let shutdown = termination_signal().map_err(ServeError::Startup)?;
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Bind { address, source })?;
+    serve(listener, &config, shutdown).await
+}
+
+/// Serves RunFunction until SIGTERM or SIGINT; the exit code says whether it stopped cleanly.
+pub fn main(args: ServeArgs) -> ExitCode {
+    init_tracing(args.debug);
+    let result = ServerConfig::from_args(&args).and_then(|config| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(ServeError::Startup)?
+            .block_on(run(args.address, config))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Plain text, not a JSON log line: whoever starts the binary by hand must read it.
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
 }
