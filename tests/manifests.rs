@@ -8,7 +8,11 @@ mod upstream;
 
 use function_event_driven_service::{render::render_as, schema};
 use serde_json::{json, Value};
-use upstream::{crd_to_json_schema, example_claims, Schema, Upstream};
+use std::path::Path;
+use upstream::{
+    crd_to_json_schema, example_claims, read_yaml, read_yaml_stream, render_flags, repo_path,
+    Schema, Upstream,
+};
 
 /// The Object CRDs of provider-kubernetes, by apiVersion: the latest release and main.
 const OBJECT_CRDS: [(&str, &str, &[&str]); 2] = [
@@ -134,33 +138,71 @@ impl Schemas {
     }
 }
 
-/// The ways every example is rendered: as a Crossplane v1 claim (cluster-scoped Objects), and
-/// as a Crossplane v2 namespaced XR (namespaced Objects, or the resources themselves).
-fn variants() -> [(&'static str, bool, Option<Value>); 4] {
-    let input = |settings: Value| {
-        let mut input = json!({
-            "apiVersion": "eventdrivenservice.fn.bizmatters.io/v1beta1",
-            "kind": "Input",
-        });
-        if let (Some(map), Value::Object(settings)) = (input.as_object_mut(), settings) {
-            map.extend(settings);
-        }
-        Some(input)
+/// How one example is rendered.
+struct Variant {
+    name: String,
+    namespaced: bool,
+    input: Option<Value>,
+    observed: Vec<Value>,
+}
+
+/// An Input with `settings` on top of the defaults.
+fn input(settings: Value) -> Value {
+    let mut input = json!({
+        "apiVersion": "eventdrivenservice.fn.bizmatters.io/v1beta1",
+        "kind": "Input",
+    });
+    if let (Some(map), Value::Object(settings)) = (input.as_object_mut(), settings) {
+        map.extend(settings);
+    }
+    input
+}
+
+/// The ways an example is rendered: as its `# render-flags:` line says, and, for a document of
+/// kind EventDrivenService, as a Crossplane v1 claim (cluster-scoped Objects) and as a
+/// Crossplane v2 namespaced XR (namespaced Objects, or the resources themselves).
+fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
+    let flags = render_flags(file);
+    let value_of = |flag: &str| {
+        flags
+            .iter()
+            .position(|f| f == flag)
+            .and_then(|i| flags.get(i + 1))
+            .map(|f| repo_path(f))
     };
-    [
-        ("a claim", false, None),
-        ("a namespaced XR", true, None),
-        (
-            "a namespaced XR with a namespaced ProviderConfig",
-            true,
-            input(json!({"providerConfigRef": {"name": "workers", "kind": "ProviderConfig"}})),
-        ),
-        (
-            "a namespaced XR with output: Direct",
-            true,
-            input(json!({"output": "Direct"})),
-        ),
-    ]
+    let mut variants = vec![Variant {
+        name: format!("rendered with {flags:?}"),
+        namespaced: flags.iter().any(|f| f == "--namespaced"),
+        input: value_of("--input").map(|f| read_yaml(&f)),
+        observed: value_of("--observed")
+            .map(|f| read_yaml_stream(&f))
+            .unwrap_or_default(),
+    }];
+    if doc.get("kind").and_then(Value::as_str) == Some("EventDrivenService") {
+        let plain = |name: &str, namespaced, input| Variant {
+            name: name.into(),
+            namespaced,
+            input,
+            observed: Vec::new(),
+        };
+        variants.extend([
+            plain("a claim", false, None),
+            plain("a namespaced XR", true, None),
+            plain(
+                "a namespaced XR with a namespaced ProviderConfig",
+                true,
+                Some(input(
+                    json!({"providerConfigRef": {"name": "workers", "kind": "ProviderConfig"}}),
+                )),
+            ),
+            plain(
+                "a namespaced XR with output: Direct",
+                true,
+                Some(input(json!({"output": "Direct"}))),
+            ),
+        ]);
+    }
+    variants
 }
 
 #[test]
@@ -170,19 +212,24 @@ fn every_example_composes_resources_their_clusters_accept() {
     let claims = example_claims();
     assert!(!claims.is_empty(), "examples/ holds no claim or XR");
     for (file, doc) in &claims {
-        for (variant, namespaced, input) in variants() {
-            let what = format!("{} as {variant}", file.display());
-            let rendered =
-                render_as(doc, input.as_ref(), &[], namespaced).unwrap_or_else(|errors| {
-                    panic!(
-                        "{what} does not render:\n  {}",
-                        errors
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n  ")
-                    )
-                });
+        for variant in variants(file, doc) {
+            let what = format!("{} {}", file.display(), variant.name);
+            let rendered = render_as(
+                doc,
+                variant.input.as_ref(),
+                &variant.observed,
+                variant.namespaced,
+            )
+            .unwrap_or_else(|errors| {
+                panic!(
+                    "{what} does not render:\n  {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                )
+            });
             assert!(!rendered.resources.is_empty(), "{what}: nothing composed");
             for (key, resource) in &rendered.resources {
                 let errors = schemas.resource_errors(resource);

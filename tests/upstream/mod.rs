@@ -269,9 +269,19 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// Every YAML document under `examples/` (sorted, subfolders included), with its file.
+/// Every YAML document of the files directly in `examples/` (sorted), with its file.
+/// Subfolders hold what examples refer to (observed state), not examples.
 pub fn examples() -> Vec<(PathBuf, Value)> {
-    yaml_files(&repo_path("examples"))
+    let dir = repo_path("examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    files
         .into_iter()
         .flat_map(|path| {
             read_yaml_stream(&path)
@@ -281,26 +291,15 @@ pub fn examples() -> Vec<(PathBuf, Value)> {
         .collect()
 }
 
-/// The `.yaml`/`.yml` files under `dir`, recursively, sorted.
-pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.is_dir() {
-                dirs.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+/// The arguments of an example's `# render-flags:` line: how the `render` command, and the
+/// tests, render it (`--namespaced`, `--input FILE`, `--observed FILE`).
+pub fn render_flags(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("# render-flags:"))
+        .map(|f| f.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
 }
 
 /// The example claims and XRs: documents whose kind is EventDrivenService or XEventDrivenService.
