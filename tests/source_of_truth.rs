@@ -420,6 +420,7 @@ fn xrd_patterns_and_lengths_are_the_parsers() {
     );
     let table = [
         ("image", (spec::IMAGE_PATTERN, None)),
+        ("nats.url", (spec::NATS_URL_PATTERN, None)),
         ("nats.stream", (spec::NATS_NAME_PATTERN, None)),
         ("nats.consumer", (spec::NATS_NAME_PATTERN, None)),
         ("nats.monitoringEndpoint", (spec::HOST_PORT_PATTERN, None)),
@@ -458,6 +459,41 @@ fn xrd_patterns_and_lengths_are_the_parsers() {
         .pointer("/properties/nats/properties/monitoringEndpoint/pattern")
         .cloned();
     assert_eq!(input_endpoint, Some(json!(spec::HOST_PORT_PATTERN)));
+}
+
+#[test]
+fn xrd_and_parser_agree_on_nats_urls() {
+    // One pattern, two regex engines (the schema validator's and the parser's): probe the
+    // edges the pattern draws.
+    let xrd = jsonschema::draft7::new(&crd_to_json_schema(schema::spec_schema()))
+        .expect("the spec schema compiles");
+    let cases = [
+        ("the default", "nats://nats.nats.svc:4222", true),
+        ("every scheme", "tls://a:4222,ws://b:80,wss://c:443", true),
+        ("no port", "nats://nats", true),
+        ("an http URL", "http://nats:4222", false),
+        ("no scheme", "nats.nats.svc:4222", false),
+        ("a scheme without a host", "nats://", false),
+        ("a space after a comma", "nats://a:4222, nats://b:4222", false),
+        ("a trailing comma", "nats://a:4222,", false),
+        ("a second server without a scheme", "nats://a:4222,b:4222", false),
+        ("an empty URL", "", false),
+    ];
+    let mut disagreements = Vec::new();
+    for (reason, url, want) in cases {
+        let spec = probe("nats.url", json!(url));
+        let by_xrd = xrd.is_valid(&spec);
+        let by_parser = Spec::parse(&spec).is_ok();
+        if by_xrd != want || by_parser != want {
+            disagreements.push(format!(
+                "{reason} ({url:?}): the XRD {}, the parser {}, want {}",
+                verdict(by_xrd),
+                verdict(by_parser),
+                verdict(want)
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
 #[test]
