@@ -1,19 +1,26 @@
-//! The package files (XRD, Composition, Function and Configuration metadata, the Input CRD,
-//! examples/functions.yaml, Dockerfile) against the upstream schemas, and against each other:
-//! names that must agree across files are checked here, because a mismatch only shows in a
-//! cluster.
+//! The package files (XRDs, Compositions, Function and Configuration metadata, the Input CRD,
+//! the Direct flavour's ClusterRole, examples/functions.yaml, Dockerfile) against the upstream
+//! schemas, and against each other: names that must agree across files are checked here,
+//! because a mismatch only shows in a cluster.
+//!
+//! Two Configurations state one API: the top-level one for Crossplane v1 (claims) and
+//! apis/v2/ for Crossplane v2 (namespaced XRs), whose XRD must serve the same schema.
 
 mod upstream;
 
 use function_event_driven_service::validate;
 use serde_json::Value;
 use std::path::Path;
-use upstream::{read_yaml, read_yaml_stream, repo_path, str_at, Upstream};
+use upstream::{
+    read_yaml, read_yaml_stream, repo_path, step_input, str_at, Upstream, COMPOSITIONS,
+    COMPOSITION_DIRECT, COMPOSITION_OBJECTS, COMPOSITION_V1 as COMPOSITION, DIRECT_RBAC,
+};
 
 const XRD: &str = "apis/definition.yaml";
-const COMPOSITION: &str = "apis/composition.yaml";
+const XRD_V2: &str = "apis/v2/definition.yaml";
 const FUNCTION_META: &str = "package/crossplane.yaml";
 const CONFIGURATION_META: &str = "crossplane.yaml";
+const CONFIGURATION_META_V2: &str = "apis/v2/crossplane.yaml";
 const INPUT_CRD: &str = "package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml";
 const FUNCTIONS: &str = "examples/functions.yaml";
 
@@ -24,6 +31,27 @@ const K8S_CRD: &str =
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition";
 const K8S_SCHEMA_PROPS: &str =
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps";
+const K8S_CLUSTER_ROLE: &str = "io.k8s.api.rbac.v1.ClusterRole";
+
+/// One Configuration package: its metadata, its XRD and its Compositions.
+struct Flavour {
+    configuration: &'static str,
+    xrd: &'static str,
+    compositions: &'static [&'static str],
+}
+
+const FLAVOURS: [Flavour; 2] = [
+    Flavour {
+        configuration: CONFIGURATION_META,
+        xrd: XRD,
+        compositions: &[COMPOSITION],
+    },
+    Flavour {
+        configuration: CONFIGURATION_META_V2,
+        xrd: XRD_V2,
+        compositions: &[COMPOSITION_OBJECTS, COMPOSITION_DIRECT],
+    },
+];
 
 fn doc(relative: &str) -> Value {
     read_yaml(&repo_path(relative))
@@ -47,23 +75,125 @@ fn only_schema(doc: &Value) -> &Value {
 }
 
 #[test]
-fn xrd_validates_against_crossplane() {
+fn xrds_validate_against_crossplane() {
     let Some(up) = Upstream::load() else { return };
-    let xrd = doc(XRD);
-    up.crd(CROSSPLANE_XRD_CRD, version_of(&xrd))
-        .assert_valid(XRD, &xrd);
-    // Crossplane's CRD leaves the embedded schema open; Kubernetes' own definition of a schema
-    // catches a misspelt keyword (`descripton`, `x-kubernetes-validation`).
-    up.kubernetes_definition(K8S_SCHEMA_PROPS)
-        .assert_valid("the XRD's openAPIV3Schema", only_schema(&xrd));
+    for file in [XRD, XRD_V2] {
+        let xrd = doc(file);
+        up.crd(CROSSPLANE_XRD_CRD, version_of(&xrd))
+            .assert_valid(file, &xrd);
+        // Crossplane's CRD leaves the embedded schema open; Kubernetes' own definition of a
+        // schema catches a misspelt keyword (`descripton`, `x-kubernetes-validation`).
+        up.kubernetes_definition(K8S_SCHEMA_PROPS)
+            .assert_valid(&format!("{file}'s openAPIV3Schema"), only_schema(&xrd));
+    }
 }
 
 #[test]
-fn composition_validates_against_crossplane() {
+fn the_v2_xrd_is_a_namespaced_xr_without_claims() {
+    // The upstream CRD states these as CEL rules and defaults, which the schema check above
+    // does not evaluate.
+    let xrd = doc(XRD_V2);
+    assert_eq!(str_at(&xrd, "/apiVersion"), "apiextensions.crossplane.io/v2");
+    assert_eq!(str_at(&xrd, "/spec/scope"), "Namespaced");
+    for v1_only in ["claimNames", "connectionSecretKeys"] {
+        assert!(
+            xrd.pointer(&format!("/spec/{v1_only}")).is_none(),
+            "{XRD_V2}: apiextensions.crossplane.io/v2 refuses spec.{v1_only}"
+        );
+    }
+    // The v1 XRD's claim and this XR are one CRD name: the reason for two packages.
+    let v1 = doc(XRD);
+    assert_eq!(
+        str_at(&xrd, "/metadata/name"),
+        format!(
+            "{}.{}",
+            str_at(&v1, "/spec/claimNames/plural"),
+            str_at(&v1, "/spec/group")
+        )
+    );
+    assert_eq!(
+        str_at(&xrd, "/spec/names/kind"),
+        str_at(&v1, "/spec/claimNames/kind")
+    );
+}
+
+/// Every path where two JSON values differ, for a message that points at the drift.
+fn differences(left: &Value, right: &Value, path: &str, out: &mut Vec<String>) {
+    match (left, right) {
+        (Value::Object(l), Value::Object(r)) => {
+            for key in l.keys().chain(r.keys().filter(|k| !l.contains_key(*k))) {
+                let child = format!("{path}.{key}");
+                match (l.get(key), r.get(key)) {
+                    (Some(a), Some(b)) => differences(a, b, &child, out),
+                    (Some(_), None) => out.push(format!("{child}: only in the first")),
+                    (None, _) => out.push(format!("{child}: only in the second")),
+                }
+            }
+        }
+        (Value::Array(l), Value::Array(r)) if l.len() == r.len() => {
+            for (i, (a, b)) in l.iter().zip(r).enumerate() {
+                differences(a, b, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if left == right => {}
+        _ => out.push(format!("{path}: {left} vs {right}")),
+    }
+}
+
+/// Where the served versions of two XRDs differ: names, flags, printer columns and schema.
+fn version_differences(first: &Value, second: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    differences(
+        first.pointer("/spec/versions").unwrap_or(&Value::Null),
+        second.pointer("/spec/versions").unwrap_or(&Value::Null),
+        "spec.versions",
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn the_v2_xrd_serves_the_v1_xrds_versions() {
+    let v1 = doc(XRD);
+    let v2 = doc(XRD_V2);
+    let drift = version_differences(&v1, &v2);
+    assert!(
+        drift.is_empty(),
+        "{XRD_V2} must repeat {XRD}'s versions (schema, printer columns) word for word:\n  {}",
+        drift.join("\n  ")
+    );
+    // The spec and status schemas in particular, compared on their own for a plain message.
+    for part in ["spec", "status"] {
+        let pointer = format!("/properties/{part}");
+        assert_eq!(
+            only_schema(&v1).pointer(&pointer),
+            only_schema(&v2).pointer(&pointer),
+            "the {part} schemas of {XRD} and {XRD_V2} differ"
+        );
+    }
+    // The comparison must see a change as small as one description.
+    let mut edited = v2.clone();
+    let description = edited
+        .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/image/description")
+        .expect("spec.image has a description");
+    *description = Value::String("edited".into());
+    assert_eq!(
+        version_differences(&v1, &edited),
+        [format!(
+            "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image.description: {} vs \"edited\"",
+            only_schema(&v1)["properties"]["spec"]["properties"]["image"]["description"]
+        )]
+    );
+}
+
+#[test]
+fn compositions_validate_against_crossplane() {
     let Some(up) = Upstream::load() else { return };
-    let composition = doc(COMPOSITION);
-    up.crd(CROSSPLANE_COMPOSITION_CRD, version_of(&composition))
-        .assert_valid(COMPOSITION, &composition);
+    for file in COMPOSITIONS {
+        let composition = doc(file);
+        up.crd(CROSSPLANE_COMPOSITION_CRD, version_of(&composition))
+            .assert_valid(file, &composition);
+    }
 }
 
 #[test]
@@ -76,6 +206,10 @@ fn package_metadata_validates_against_crossplane() {
         ),
         (
             CONFIGURATION_META,
+            "crossplane/meta.pkg.crossplane.io_configurations.yaml",
+        ),
+        (
+            CONFIGURATION_META_V2,
             "crossplane/meta.pkg.crossplane.io_configurations.yaml",
         ),
     ] {
@@ -114,23 +248,24 @@ fn input_crd_is_a_valid_kubernetes_crd() {
 }
 
 #[test]
-fn composition_input_validates_against_the_input_crd() {
+fn composition_inputs_validate_against_the_input_crd() {
     let Some(up) = Upstream::load() else { return };
     let crd = doc(INPUT_CRD);
-    let composition = doc(COMPOSITION);
-    let input = composition
-        .pointer("/spec/pipeline/0/input")
-        .expect("the compose step has an input");
-    up.crd_schema(INPUT_CRD, &crd, version_of(input))
-        .assert_valid("the Composition's input", input);
+    for file in COMPOSITIONS {
+        let composition = doc(file);
+        let input = step_input(file, &composition);
+        up.crd_schema(INPUT_CRD, &crd, version_of(input))
+            .assert_valid(&format!("{file}'s input"), input);
+    }
 }
 
 #[test]
 fn schemas_are_structural_and_documented() {
-    let xrd = doc(XRD);
     let input = doc(INPUT_CRD);
     let mut problems = Vec::new();
-    check_structural("XRD", only_schema(&xrd), "", &mut problems);
+    for file in [XRD, XRD_V2] {
+        check_structural(file, only_schema(&doc(file)), "", &mut problems);
+    }
     check_structural("Input CRD", only_schema(&input), "", &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -250,40 +385,24 @@ fn dependency_name(package: &str) -> String {
 
 #[test]
 fn names_agree_across_files() {
-    let xrd = doc(XRD);
-    let composition = doc(COMPOSITION);
     let function_meta = doc(FUNCTION_META);
     let configuration = doc(CONFIGURATION_META);
     let functions = read_yaml_stream(&repo_path(FUNCTIONS));
 
-    let dependency = configuration
-        .pointer("/spec/dependsOn")
-        .and_then(Value::as_array)
-        .and_then(|deps| {
-            deps.iter()
-                .find(|d| d.get("kind").and_then(Value::as_str) == Some("Function"))
-        })
-        .expect("the Configuration depends on a Function");
-    let package = str_at(dependency, "/package");
+    let package = function_dependency(CONFIGURATION_META, &configuration);
     let installed_as = dependency_name(package);
     assert_eq!(installed_as, "bizmatters-function-event-driven-service");
-
-    assert_eq!(
-        str_at(&composition, "/spec/pipeline/0/functionRef/name"),
-        installed_as,
-        "the Composition must call the Function by the name its dependency is installed as"
-    );
     for function in &functions {
         assert_eq!(
             str_at(function, "/metadata/name"),
             installed_as,
-            "{FUNCTIONS} must be named like the Composition's functionRef"
+            "{FUNCTIONS} must be named like the Compositions' functionRef"
         );
         let pkg = str_at(function, "/spec/package");
         assert_eq!(
             pkg.split(':').next(),
             Some(package),
-            "{FUNCTIONS} must name the package the Configuration depends on"
+            "{FUNCTIONS} must name the package the Configurations depend on"
         );
     }
     let function_name = str_at(&function_meta, "/metadata/name");
@@ -293,6 +412,39 @@ fn names_agree_across_files() {
         "the dependency {package} must be the package built from {FUNCTION_META}"
     );
     assert_eq!(function_name, env!("CARGO_PKG_NAME"));
+
+    let input_crd = doc(INPUT_CRD);
+    for flavour in &FLAVOURS {
+        check_flavour(flavour, &installed_as, &input_crd);
+    }
+}
+
+/// The package a Configuration depends on for its Function.
+fn function_dependency<'a>(file: &str, configuration: &'a Value) -> &'a str {
+    let dependency = configuration
+        .pointer("/spec/dependsOn")
+        .and_then(Value::as_array)
+        .and_then(|deps| {
+            deps.iter()
+                .find(|d| d.get("kind").and_then(Value::as_str) == Some("Function"))
+        })
+        .unwrap_or_else(|| panic!("{file}: the Configuration depends on no Function"));
+    str_at(dependency, "/package")
+}
+
+/// One Configuration's names against each other: its Compositions call the Function by the
+/// name its dependency is installed as, compose its XRD's kind, and pass an Input of the
+/// function's Input CRD; its XRD's default Composition is one of them.
+fn check_flavour(flavour: &Flavour, installed_as: &str, input_crd: &Value) {
+    let configuration = doc(flavour.configuration);
+    let xrd = doc(flavour.xrd);
+    let package = function_dependency(flavour.configuration, &configuration);
+    assert_eq!(
+        dependency_name(package),
+        installed_as,
+        "{}: every Configuration must depend on the same Function",
+        flavour.configuration
+    );
 
     let group = str_at(&xrd, "/spec/group");
     let versions = xrd
@@ -305,38 +457,144 @@ fn names_agree_across_files() {
         .map(|v| str_at(v, "/name"))
         .collect();
     assert_eq!(
-        str_at(&composition, "/spec/compositeTypeRef/apiVersion"),
-        format!("{group}/{}", referenceable.join(","))
-    );
-    assert_eq!(
-        str_at(&composition, "/spec/compositeTypeRef/kind"),
-        str_at(&xrd, "/spec/names/kind")
-    );
-    assert_eq!(
-        str_at(&xrd, "/spec/defaultCompositionRef/name"),
-        str_at(&composition, "/metadata/name")
-    );
-    assert_eq!(
         str_at(&xrd, "/metadata/name"),
-        format!("{}.{group}", str_at(&xrd, "/spec/names/plural"))
+        format!("{}.{group}", str_at(&xrd, "/spec/names/plural")),
+        "{}: an XRD's name must be <plural>.<group>",
+        flavour.xrd
     );
 
-    let input = composition
-        .pointer("/spec/pipeline/0/input")
-        .expect("input");
-    let input_crd = doc(INPUT_CRD);
-    assert_eq!(
-        str_at(input, "/apiVersion"),
-        format!(
-            "{}/{}",
-            str_at(&input_crd, "/spec/group"),
-            str_at(&input_crd, "/spec/versions/0/name")
+    let mut names = Vec::new();
+    for file in flavour.compositions {
+        let composition = doc(file);
+        names.push(str_at(&composition, "/metadata/name").to_string());
+        assert_eq!(
+            str_at(&composition, "/spec/pipeline/0/functionRef/name"),
+            installed_as,
+            "{file}: the Composition must call the Function by the name its dependency is installed as"
+        );
+        assert_eq!(
+            str_at(&composition, "/spec/compositeTypeRef/apiVersion"),
+            format!("{group}/{}", referenceable.join(",")),
+            "{file}: compositeTypeRef.apiVersion"
+        );
+        assert_eq!(
+            str_at(&composition, "/spec/compositeTypeRef/kind"),
+            str_at(&xrd, "/spec/names/kind"),
+            "{file}: compositeTypeRef.kind"
+        );
+        let input = step_input(file, &composition);
+        assert_eq!(
+            str_at(input, "/apiVersion"),
+            format!(
+                "{}/{}",
+                str_at(input_crd, "/spec/group"),
+                str_at(input_crd, "/spec/versions/0/name")
+            ),
+            "{file}: the Input's apiVersion"
+        );
+        assert_eq!(
+            str_at(input, "/kind"),
+            str_at(input_crd, "/spec/names/kind"),
+            "{file}: the Input's kind"
+        );
+    }
+    let default = str_at(&xrd, "/spec/defaultCompositionRef/name");
+    let position = names.iter().position(|n| n == default).unwrap_or_else(|| {
+        panic!(
+            "{}: the default Composition {default} is none of {names:?}",
+            flavour.xrd
         )
+    });
+    // Direct output needs RBAC that no Configuration can carry; it must be chosen, not defaulted.
+    let default_file = flavour.compositions[position];
+    assert_ne!(
+        step_input(default_file, &doc(default_file)).get("output"),
+        Some(&Value::String("Direct".into())),
+        "{}: the default Composition must not compose directly",
+        flavour.xrd
     );
+}
+
+#[test]
+fn the_configurations_differ_only_where_crossplane_versions_do() {
+    let v1 = doc(CONFIGURATION_META);
+    let v2 = doc(CONFIGURATION_META_V2);
     assert_eq!(
-        str_at(input, "/kind"),
-        str_at(&input_crd, "/spec/names/kind")
+        v1.pointer("/spec/dependsOn"),
+        v2.pointer("/spec/dependsOn"),
+        "both Configurations must install the same Function"
     );
+    assert_eq!(str_at(&v2, "/spec/crossplane/version"), ">=v2.0.0-0");
+    assert_ne!(
+        str_at(&v1, "/metadata/name"),
+        str_at(&v2, "/metadata/name"),
+        "two packages need two names"
+    );
+}
+
+/// The verbs Crossplane uses on a resource it composes: read and watch it for readiness,
+/// create, update and patch it (server-side apply), delete it with the XR.
+const COMPOSE_VERBS: [&str; 7] = [
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+
+#[test]
+fn direct_rbac_grants_exactly_what_crossplane_needs() {
+    let role = doc(DIRECT_RBAC);
+    if let Some(up) = Upstream::load() {
+        up.kubernetes_definition(K8S_CLUSTER_ROLE)
+            .assert_valid(DIRECT_RBAC, &role);
+    }
+    assert_eq!(str_at(&role, "/apiVersion"), "rbac.authorization.k8s.io/v1");
+    assert_eq!(str_at(&role, "/kind"), "ClusterRole");
+    assert_eq!(
+        role.pointer("/metadata/labels/rbac.crossplane.io~1aggregate-to-crossplane"),
+        Some(&Value::String("true".into())),
+        "{DIRECT_RBAC}: without the aggregation label Crossplane never gets these rights"
+    );
+    assert!(
+        role.get("aggregationRule").is_none(),
+        "{DIRECT_RBAC} grants rules itself"
+    );
+    let mut granted: Vec<(String, String, Vec<String>)> = Vec::new();
+    for rule in role
+        .get("rules")
+        .and_then(Value::as_array)
+        .expect("rules")
+    {
+        let strings = |key: &str| -> Vec<String> {
+            rule.get(key)
+                .and_then(Value::as_array)
+                .unwrap_or_else(|| panic!("{DIRECT_RBAC}: a rule without {key}"))
+                .iter()
+                .map(|v| v.as_str().expect("a string").to_string())
+                .collect()
+        };
+        assert!(
+            rule.get("resourceNames").is_none() && rule.get("nonResourceURLs").is_none(),
+            "{DIRECT_RBAC}: Crossplane composes resources of any name"
+        );
+        let mut verbs = strings("verbs");
+        verbs.sort();
+        for group in strings("apiGroups") {
+            for resource in strings("resources") {
+                granted.push((group.clone(), resource, verbs.clone()));
+            }
+        }
+    }
+    granted.sort();
+    let mut verbs: Vec<String> = COMPOSE_VERBS.iter().map(ToString::to_string).collect();
+    verbs.sort();
+    let want: Vec<(String, String, Vec<String>)> = [
+        ("", "serviceaccounts"),
+        ("", "services"),
+        ("apps", "deployments"),
+        ("keda.sh", "scaledobjects"),
+    ]
+    .iter()
+    .map(|(g, r)| (g.to_string(), r.to_string(), verbs.clone()))
+    .collect();
+    assert_eq!(granted, want, "{DIRECT_RBAC}: (apiGroup, resource, verbs)");
 }
 
 /// Go's `filepath.Match` for the patterns we use: `*` and `?` never match `/`.
@@ -412,46 +670,75 @@ fn flag_in_comment<'a>(text: &'a str, flag: &str) -> &'a str {
     rest[..end].trim_matches('\'')
 }
 
-#[test]
-fn configuration_build_command_packages_exactly_the_api() {
-    let root = repo_path("");
-    let text = std::fs::read_to_string(repo_path(CONFIGURATION_META)).expect("readable");
-    let ignore: Vec<&str> = flag_in_comment(&text, "ignore").split(',').collect();
+/// The files the build command in a package metadata file's comment would package, relative
+/// to its package root, with that root.
+fn build_command_contents(meta: &str) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(repo_path(meta)).expect("readable");
+    let package_root = flag_in_comment(&text, "package-root");
+    let ignore: Vec<&str> = text
+        .contains("--ignore=")
+        .then(|| flag_in_comment(&text, "ignore").split(',').collect())
+        .unwrap_or_default();
     let examples_root = flag_in_comment(&text, "examples-root");
-    assert_eq!(flag_in_comment(&text, "package-root"), ".");
-    let got = xpkg_contents(&root, &ignore, examples_root);
-    assert_eq!(
-        got,
-        [COMPOSITION, XRD, CONFIGURATION_META],
-        "the Configuration package would hold other files: extend --ignore in {CONFIGURATION_META}"
-    );
-    for file in &got {
-        let kind = str_at(&doc(file), "/kind").to_string();
-        assert!(
-            [
-                "Configuration",
-                "CompositeResourceDefinition",
-                "Composition"
-            ]
-            .contains(&kind.as_str()),
-            "{file}: a Configuration may hold only XRDs and Compositions, not {kind}"
+    let root = repo_path(package_root);
+    (
+        package_root.to_string(),
+        xpkg_contents(&root, &ignore, examples_root),
+    )
+}
+
+/// `file` relative to a package root.
+fn in_root(root: &str, file: &str) -> String {
+    match root {
+        "." => file.to_string(),
+        _ => file
+            .strip_prefix(&format!("{root}/"))
+            .unwrap_or_else(|| panic!("{file} is outside the package root {root}"))
+            .to_string(),
+    }
+}
+
+#[test]
+fn configuration_build_commands_package_exactly_their_api() {
+    for flavour in &FLAVOURS {
+        let meta = flavour.configuration;
+        let (root, got) = build_command_contents(meta);
+        let mut want: Vec<String> = [meta, flavour.xrd]
+            .iter()
+            .chain(flavour.compositions)
+            .map(|f| in_root(&root, f))
+            .collect();
+        want.sort();
+        assert_eq!(
+            got, want,
+            "the package built as {meta} says would hold other files: extend its --ignore"
         );
+        for file in &got {
+            let path = if root == "." {
+                file.clone()
+            } else {
+                format!("{root}/{file}")
+            };
+            let kind = str_at(&doc(&path), "/kind").to_string();
+            assert!(
+                [
+                    "Configuration",
+                    "CompositeResourceDefinition",
+                    "Composition"
+                ]
+                .contains(&kind.as_str()),
+                "{path}: a Configuration may hold only XRDs and Compositions, not {kind}"
+            );
+        }
     }
 }
 
 #[test]
 fn function_build_command_packages_metadata_and_input_crd() {
-    let text = std::fs::read_to_string(repo_path(FUNCTION_META)).expect("readable");
-    let package_root = flag_in_comment(&text, "package-root");
-    let examples_root = flag_in_comment(&text, "examples-root");
-    let got = xpkg_contents(&repo_path(package_root), &[], examples_root);
+    let (root, got) = build_command_contents(FUNCTION_META);
     let want: Vec<String> = [FUNCTION_META, INPUT_CRD]
         .iter()
-        .map(|f| {
-            f.strip_prefix(&format!("{package_root}/"))
-                .unwrap_or(f)
-                .to_string()
-        })
+        .map(|f| in_root(&root, f))
         .collect();
     assert_eq!(got, want);
 }

@@ -314,3 +314,27 @@ pub fn example_claims() -> Vec<(PathBuf, Value)> {
         })
         .collect()
 }
+
+/// The Composition of the Crossplane v1 Configuration (claims, cluster-scoped XRs).
+pub const COMPOSITION_V1: &str = "apis/composition.yaml";
+/// The default Composition of the Crossplane v2 Configuration: namespaced provider-kubernetes
+/// Objects.
+pub const COMPOSITION_OBJECTS: &str = "apis/v2/composition-objects.yaml";
+/// The Crossplane v2 Composition that composes the resources themselves.
+pub const COMPOSITION_DIRECT: &str = "apis/v2/composition-direct.yaml";
+/// Every Composition we ship.
+pub const COMPOSITIONS: [&str; 3] = [COMPOSITION_V1, COMPOSITION_OBJECTS, COMPOSITION_DIRECT];
+/// The ClusterRole Crossplane needs to compose directly.
+pub const DIRECT_RBAC: &str = "apis/v2/rbac.yaml";
+
+/// The function Input of a Composition's one pipeline step, or a test failure naming the file.
+pub fn step_input<'a>(file: &str, composition: &'a Value) -> &'a Value {
+    let steps = composition
+        .pointer("/spec/pipeline")
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{file} has no pipeline"));
+    assert_eq!(steps.len(), 1, "{file}: one function step expected");
+    steps[0]
+        .get("input")
+        .unwrap_or_else(|| panic!("{file}: the compose step has no input"))
+}
