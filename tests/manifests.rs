@@ -3,6 +3,9 @@
 //! manifest inside each Object against the strict Kubernetes schema of its kind or KEDA's CRD,
 //! and the status written to the XR against the XRD's status schema (a status field the XRD
 //! does not declare would be pruned by the API server without a word).
+//!
+//! Crossplane v2 renders use the Inputs of the shipped v2 Compositions, and whatever the Direct
+//! Composition makes Crossplane create must be granted by the ClusterRole shipped beside it.
 
 mod upstream;
 
@@ -11,7 +14,8 @@ use serde_json::{json, Value};
 use std::path::Path;
 use upstream::{
     crd_to_json_schema, example_claims, read_yaml, read_yaml_stream, render_flags, repo_path,
-    Schema, Upstream,
+    step_input, Schema, Upstream, COMPOSE_VERBS, COMPOSITION_DIRECT, COMPOSITION_OBJECTS,
+    DIRECT_RBAC,
 };
 
 /// The Object CRDs of provider-kubernetes, by apiVersion: the latest release and main.
@@ -158,9 +162,15 @@ fn input(settings: Value) -> Value {
     input
 }
 
+/// The Input of a shipped Composition's compose step.
+fn composition_input(file: &str) -> Value {
+    step_input(file, &read_yaml(&repo_path(file))).clone()
+}
+
 /// The ways an example is rendered: as its `# render-flags:` line says, and, for a document of
 /// kind EventDrivenService, as a Crossplane v1 claim (cluster-scoped Objects) and as a
-/// Crossplane v2 namespaced XR (namespaced Objects, or the resources themselves).
+/// Crossplane v2 namespaced XR through each v2 Composition (namespaced Objects, or the
+/// resources themselves) and through a namespaced ProviderConfig.
 fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
     let flags = render_flags(file);
     let value_of = |flag: &str| {
@@ -187,7 +197,11 @@ fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
         };
         variants.extend([
             plain("a claim", false, None),
-            plain("a namespaced XR", true, None),
+            plain(
+                &format!("a namespaced XR through {COMPOSITION_OBJECTS}"),
+                true,
+                Some(composition_input(COMPOSITION_OBJECTS)),
+            ),
             plain(
                 "a namespaced XR with a namespaced ProviderConfig",
                 true,
@@ -196,9 +210,9 @@ fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
                 )),
             ),
             plain(
-                "a namespaced XR with output: Direct",
+                &format!("a namespaced XR through {COMPOSITION_DIRECT}"),
                 true,
-                Some(input(json!({"output": "Direct"}))),
+                Some(composition_input(COMPOSITION_DIRECT)),
             ),
         ]);
     }
@@ -319,5 +333,74 @@ fn the_checks_reject_what_a_cluster_would() {
     assert!(
         !schemas.status.errors(&status).is_empty(),
         "a status field the XRD does not declare: accepted"
+    );
+}
+
+/// The resource a RBAC rule names for a kind: its lowercase plural. The English rules cover
+/// every kind Kubernetes and KEDA define so far (NetworkPolicy -> networkpolicies).
+fn resource_of(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+#[test]
+fn the_direct_rbac_covers_every_kind_the_direct_composition_emits() {
+    let input = composition_input(COMPOSITION_DIRECT);
+    let mut emitted = std::collections::BTreeSet::new();
+    for (file, doc) in example_claims() {
+        if doc.get("kind").and_then(Value::as_str) != Some("EventDrivenService") {
+            continue;
+        }
+        let rendered = render_as(&doc, Some(&input), &[], true)
+            .unwrap_or_else(|e| panic!("{} does not render: {e:?}", file.display()));
+        for (key, resource) in &rendered.resources {
+            let api_version = resource["apiVersion"].as_str().expect("an apiVersion");
+            let kind = resource["kind"].as_str().expect("a kind");
+            // The core group is "" in RBAC rules; its apiVersion has no group part.
+            let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            assert!(
+                !group.ends_with("crossplane.io"),
+                "{}: {COMPOSITION_DIRECT} wrapped {key:?} in {api_version} {kind}",
+                file.display()
+            );
+            emitted.insert((group.to_string(), resource_of(kind)));
+        }
+    }
+    assert!(emitted.len() >= 4, "too few kinds rendered: {emitted:?}");
+
+    let role = read_yaml(&repo_path(DIRECT_RBAC));
+    let rules = role["rules"].as_array().expect("rules");
+    let strings = |rule: &Value, key: &str| -> Vec<String> {
+        rule[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    let mut missing = Vec::new();
+    for (group, resource) in &emitted {
+        for verb in COMPOSE_VERBS {
+            let granted = rules.iter().any(|rule| {
+                strings(rule, "apiGroups").contains(group)
+                    && strings(rule, "resources").contains(resource)
+                    && strings(rule, "verbs").iter().any(|v| v == verb)
+            });
+            if !granted {
+                missing.push(format!("{verb} {resource} in group {group:?}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{DIRECT_RBAC} does not let Crossplane:\n  {}",
+        missing.join("\n  ")
     );
 }

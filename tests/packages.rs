@@ -12,8 +12,9 @@ use function_event_driven_service::validate;
 use serde_json::Value;
 use std::path::Path;
 use upstream::{
-    read_yaml, read_yaml_stream, repo_path, step_input, str_at, Upstream, COMPOSITIONS,
-    COMPOSITION_DIRECT, COMPOSITION_OBJECTS, COMPOSITION_V1 as COMPOSITION, DIRECT_RBAC,
+    read_yaml, read_yaml_stream, repo_path, step_input, str_at, Upstream, COMPOSE_VERBS,
+    COMPOSITIONS, COMPOSITION_DIRECT, COMPOSITION_OBJECTS, COMPOSITION_V1 as COMPOSITION,
+    DIRECT_RBAC,
 };
 
 const XRD: &str = "apis/definition.yaml";
@@ -93,7 +94,10 @@ fn the_v2_xrd_is_a_namespaced_xr_without_claims() {
     // The upstream CRD states these as CEL rules and defaults, which the schema check above
     // does not evaluate.
     let xrd = doc(XRD_V2);
-    assert_eq!(str_at(&xrd, "/apiVersion"), "apiextensions.crossplane.io/v2");
+    assert_eq!(
+        str_at(&xrd, "/apiVersion"),
+        "apiextensions.crossplane.io/v2"
+    );
     assert_eq!(str_at(&xrd, "/spec/scope"), "Namespaced");
     for v1_only in ["claimNames", "connectionSecretKeys"] {
         assert!(
@@ -174,7 +178,9 @@ fn the_v2_xrd_serves_the_v1_xrds_versions() {
     // The comparison must see a change as small as one description.
     let mut edited = v2.clone();
     let description = edited
-        .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/image/description")
+        .pointer_mut(
+            "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/image/description",
+        )
         .expect("spec.image has a description");
     *description = Value::String("edited".into());
     assert_eq!(
@@ -532,12 +538,6 @@ fn the_configurations_differ_only_where_crossplane_versions_do() {
     );
 }
 
-/// The verbs Crossplane uses on a resource it composes: read and watch it for readiness,
-/// create, update and patch it (server-side apply), delete it with the XR.
-const COMPOSE_VERBS: [&str; 7] = [
-    "get", "list", "watch", "create", "update", "patch", "delete",
-];
-
 #[test]
 fn direct_rbac_grants_exactly_what_crossplane_needs() {
     let role = doc(DIRECT_RBAC);
@@ -557,11 +557,7 @@ fn direct_rbac_grants_exactly_what_crossplane_needs() {
         "{DIRECT_RBAC} grants rules itself"
     );
     let mut granted: Vec<(String, String, Vec<String>)> = Vec::new();
-    for rule in role
-        .get("rules")
-        .and_then(Value::as_array)
-        .expect("rules")
-    {
+    for rule in role.get("rules").and_then(Value::as_array).expect("rules") {
         let strings = |key: &str| -> Vec<String> {
             rule.get(key)
                 .and_then(Value::as_array)
@@ -675,10 +671,11 @@ fn flag_in_comment<'a>(text: &'a str, flag: &str) -> &'a str {
 fn build_command_contents(meta: &str) -> (String, Vec<String>) {
     let text = std::fs::read_to_string(repo_path(meta)).expect("readable");
     let package_root = flag_in_comment(&text, "package-root");
-    let ignore: Vec<&str> = text
-        .contains("--ignore=")
-        .then(|| flag_in_comment(&text, "ignore").split(',').collect())
-        .unwrap_or_default();
+    let ignore: Vec<&str> = if text.contains("--ignore=") {
+        flag_in_comment(&text, "ignore").split(',').collect()
+    } else {
+        Vec::new()
+    };
     let examples_root = flag_in_comment(&text, "examples-root");
     let root = repo_path(package_root);
     (

@@ -11,7 +11,10 @@ use function_event_driven_service::{
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
-use upstream::{crd_to_json_schema, example_claims, read_yaml, repo_path};
+use upstream::{
+    crd_to_json_schema, example_claims, read_yaml, repo_path, step_input, COMPOSITION_DIRECT,
+    COMPOSITION_OBJECTS, COMPOSITION_V1,
+};
 
 const INPUT_CRD: &str = "package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml";
 const FULL_CLAIM: &str = "examples/full-claim.yaml";
@@ -256,16 +259,27 @@ fn input_crd_defaults_are_the_settings_defaults() {
 }
 
 #[test]
-fn the_compositions_input_spells_out_the_defaults() {
-    let composition = read_yaml(&repo_path("apis/composition.yaml"));
-    let input = composition
-        .pointer("/spec/pipeline/0/input")
-        .expect("the compose step has an input");
-    assert_eq!(
-        Settings::from_input(Some(input)),
-        Ok(Settings::default()),
-        "apis/composition.yaml's Input says it shows the defaults"
-    );
+fn the_compositions_inputs_are_the_defaults_they_say() {
+    let direct = Settings {
+        output: Output::Direct,
+        ..Settings::default()
+    };
+    let cases = [
+        // It spells out every default, for a platform team to see what it may change.
+        (COMPOSITION_V1, Settings::default()),
+        // Objects through the default ClusterProviderConfig, named in full.
+        (COMPOSITION_OBJECTS, Settings::default()),
+        // Only the output differs.
+        (COMPOSITION_DIRECT, direct),
+    ];
+    for (file, want) in cases {
+        let composition = read_yaml(&repo_path(file));
+        assert_eq!(
+            Settings::from_input(Some(step_input(file, &composition))),
+            Ok(want),
+            "{file}'s Input is not the settings its comment says"
+        );
+    }
 }
 
 /// An Input setting every field to something other than its default.
@@ -474,9 +488,17 @@ fn xrd_and_parser_agree_on_nats_urls() {
         ("an http URL", "http://nats:4222", false),
         ("no scheme", "nats.nats.svc:4222", false),
         ("a scheme without a host", "nats://", false),
-        ("a space after a comma", "nats://a:4222, nats://b:4222", false),
+        (
+            "a space after a comma",
+            "nats://a:4222, nats://b:4222",
+            false,
+        ),
         ("a trailing comma", "nats://a:4222,", false),
-        ("a second server without a scheme", "nats://a:4222,b:4222", false),
+        (
+            "a second server without a scheme",
+            "nats://a:4222,b:4222",
+            false,
+        ),
         ("an empty URL", "", false),
     ];
     let mut disagreements = Vec::new();

@@ -326,6 +326,11 @@ pub const COMPOSITION_DIRECT: &str = "apis/v2/composition-direct.yaml";
 pub const COMPOSITIONS: [&str; 3] = [COMPOSITION_V1, COMPOSITION_OBJECTS, COMPOSITION_DIRECT];
 /// The ClusterRole Crossplane needs to compose directly.
 pub const DIRECT_RBAC: &str = "apis/v2/rbac.yaml";
+/// The verbs Crossplane uses on a resource it composes directly: read and watch it for
+/// readiness, create, update and patch it (server-side apply), delete it with the XR.
+pub const COMPOSE_VERBS: [&str; 7] = [
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
 
 /// The function Input of a Composition's one pipeline step, or a test failure naming the file.
 pub fn step_input<'a>(file: &str, composition: &'a Value) -> &'a Value {
