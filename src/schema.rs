@@ -113,7 +113,7 @@ pub fn claim_json_schema() -> Value {
                     },
                 },
             },
-            "spec": to_json_schema(spec_schema()),
+            "spec": with_crossplane_fields(to_json_schema(spec_schema())),
             "status": {
                 "type": "object",
                 "description": "Written by Crossplane and the function; not part of a claim file.",
@@ -124,6 +124,20 @@ pub fn claim_json_schema() -> Value {
 }
 
 /// Turns one node of a structural OpenAPI schema into JSON Schema (see the module docs).
+/// Claims and XRs may carry Crossplane's own spec fields (`compositionRef`, v2's `crossplane`,
+/// ...); the function ignores them, so the editor schema lets them through untyped.
+fn with_crossplane_fields(mut spec: Value) -> Value {
+    if let Some(props) = spec.get_mut("properties").and_then(Value::as_object_mut) {
+        for field in crate::validate::CROSSPLANE_SPEC_FIELDS {
+            props.insert(
+                (*field).to_string(),
+                json!({"description": "Crossplane's own field; the function does not read it."}),
+            );
+        }
+    }
+    spec
+}
+
 fn to_json_schema(node: &Value) -> Value {
     match node {
         Value::Object(map) => {
