@@ -64,6 +64,9 @@ pub struct RenderArgs {
     /// Observed composed resources (a YAML stream) to derive readiness, status and conditions from.
     #[arg(long)]
     pub observed: Option<PathBuf>,
+    /// Treat a `kind: EventDrivenService` document as a Crossplane v2 namespaced XR, not a claim.
+    #[arg(long)]
+    pub namespaced: bool,
 }
 
 /// Arguments of `validate`.

@@ -35,7 +35,8 @@ pub fn value_to_json(v: &PbValue) -> Value {
     }
 }
 
-fn number_to_json(n: f64) -> Value {
+/// A double as JSON: an integer when it is whole and exact, otherwise a float.
+pub fn number_to_json(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() <= MAX_EXACT_INTEGER {
         // Exact: |n| <= 2^53 fits an i64 without rounding.
         #[allow(clippy::cast_possible_truncation)]

@@ -3,13 +3,14 @@
 use crate::{
     compose, convert,
     field_error::{self, FieldError},
-    placement::Placement,
+    placement::{Placement, Scope},
     proto::v1::{
-        ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity, State,
-        Target,
+        Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
+        State, Target,
     },
-    settings::Settings,
+    settings::{Output, Settings},
     spec::Spec,
+    status,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -50,7 +51,8 @@ pub fn run(
         ..Default::default()
     };
 
-    let (settings, spec, placement) = match read_inputs(req, &xr) {
+    let input = req.input.as_ref().map(convert::struct_to_json);
+    let (settings, spec, placement) = match inputs(&xr, input.as_ref()) {
         Ok(inputs) => inputs,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
@@ -61,44 +63,95 @@ pub fn run(
         meta.ttl = Some(to_proto_duration(settings.ttl.unwrap_or(default_ttl)));
     }
 
+    let observed = req
+        .observed
+        .as_ref()
+        .map(|o| status::observed_resources(&o.resources))
+        .unwrap_or_default();
+    let report = status::report(&observed, &xr, settings.output, &placement);
+
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
         let entry = desired.resources.entry(key.to_string()).or_default();
         entry.resource = Some(convert::json_to_struct(&resource));
-        // Connection details and any readiness an earlier step set stay as they were.
+        // Connection details stay as they were, and so does a readiness an earlier step set.
+        if entry.ready() == Ready::Unspecified {
+            if let Some(ready) = report.ready.get(key) {
+                entry.set_ready(*ready);
+            }
+        }
     }
+    set_status(desired, report.status);
+    rsp.conditions = report.conditions;
+    rsp.results.extend(report.events);
     Ok(rsp)
 }
 
-/// Reads the Input, the spec and the placement, collecting every mistake in all three.
-fn read_inputs(
-    req: &RunFunctionRequest,
+/// Reads the Input, the spec and the placement from the observed XR, collecting every mistake
+/// in all three. The server and the offline CLI both decide validity here.
+pub fn inputs(
     xr: &Value,
+    input: Option<&Value>,
 ) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
-    let input = req.input.as_ref().map(convert::struct_to_json);
-    let settings = Settings::from_input(input.as_ref());
+    let settings = Settings::from_input(input);
     let spec = Spec::parse(xr.get("spec").unwrap_or(&Value::Null));
     let placement = Placement::from_composite(xr);
-    match (settings, spec, placement) {
-        (Ok(settings), Ok(spec), Ok(placement)) => Ok((settings, spec, placement)),
-        (settings, spec, placement) => {
-            let mut errors: Vec<FieldError> = [settings.err(), spec.err(), placement.err()]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .collect();
-            errors.sort();
-            errors.dedup();
-            Err(errors)
+    let mut errors: Vec<FieldError> = match (settings, spec, placement) {
+        (Ok(settings), Ok(spec), Ok(placement)) => match check_output(&settings, &placement) {
+            None => return Ok((settings, spec, placement)),
+            Some(error) => vec![error],
+        },
+        (settings, spec, placement) => [settings.err(), spec.err(), placement.err()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect(),
+    };
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+/// Direct output composes namespaced kinds, which only a namespaced (Crossplane v2) XR may own.
+fn check_output(settings: &Settings, placement: &Placement) -> Option<FieldError> {
+    (settings.output == Output::Direct && placement.scope == Scope::Claim).then(|| {
+        FieldError::new(
+            "input.output",
+            "Direct needs a namespaced (Crossplane v2) EventDrivenService; a claim's cluster-scoped XR \
+             composes provider-kubernetes Objects, so use output: Objects",
+        )
+    })
+}
+
+/// Merges our fields into the desired XR status, keeping what earlier steps set there.
+fn set_status(desired: &mut State, ours: serde_json::Map<String, Value>) {
+    let composite = desired.composite.get_or_insert_with(Default::default);
+    let mut xr = composite
+        .resource
+        .as_ref()
+        .map(convert::struct_to_json)
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    if let Some(map) = xr.as_object_mut() {
+        let status = map
+            .entry("status")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(status) = status.as_object_mut() {
+            status.extend(ours);
+        } else {
+            *status = Value::Object(ours);
         }
     }
+    composite.resource = Some(convert::json_to_struct(&xr));
 }
 
 /// The single Fatal result listing every offending field.
 fn fatal(errors: &[FieldError]) -> PbResult {
     PbResult {
         severity: Severity::Fatal.into(),
-        message: format!("invalid EventDrivenService:\n{}", field_error::join(errors)),
+        message: format!(
+            "cannot compose this EventDrivenService:\n{}",
+            field_error::join(errors)
+        ),
         reason: Some(REASON_INVALID.to_string()),
         target: Some(Target::CompositeAndClaim.into()),
     }

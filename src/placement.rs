@@ -52,7 +52,8 @@ impl Placement {
                 name,
                 namespace,
                 Scope::Claim,
-                format!("metadata.labels[{CLAIM_NAME_LABEL}]"),
+                // The claim's own name; the user wrote it as the claim's metadata.name.
+                "metadata.name".to_string(),
             ),
             (_, _, Some(namespace)) => match xr_name {
                 Some(name) => (name, namespace, Scope::Namespaced, "metadata.name".to_string()),

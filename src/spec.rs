@@ -13,6 +13,25 @@ pub const DEFAULT_MONITORING_ENDPOINT: &str = "nats-headless.nats.svc.cluster.lo
 /// Built-in NATS account queried by the scaler.
 pub const DEFAULT_NATS_ACCOUNT: &str = "$SYS";
 
+/// An image reference with a tag, a digest or both; a bare repository is refused because
+/// it silently means `:latest`.
+pub const IMAGE_PATTERN: &str = r"^(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$";
+/// A DNS-1123 subdomain: what Secret names must be.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// Longest DNS-1123 subdomain.
+pub const DNS1123_SUBDOMAIN_MAX: usize = 253;
+/// A C identifier: what a portable environment variable name must be.
+pub const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+/// A JetStream stream or consumer name: no whitespace, `.`, `*`, `>` or path separators.
+pub const NATS_NAME_PATTERN: &str = r"^[^\s.*>/\\]+$";
+/// A key inside a Secret.
+pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
+/// `host:port` of the NATS monitoring port, without a scheme.
+pub const HOST_PORT_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$";
+/// Environment variables the function sets itself; secrets may not shadow them.
+pub const RESERVED_ENV: [&str; 3] = ["NATS_URL", "NATS_STREAM_NAME", "NATS_CONSUMER_GROUP"];
+
 /// The spec of one EventDrivenService.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -195,7 +214,37 @@ impl Default for Scaling {
 impl Spec {
     /// Parses and validates a spec, returning every offending field at once.
     pub fn parse(spec: &serde_json::Value) -> Result<Self, Vec<crate::field_error::FieldError>> {
-        serde_json::from_value(spec.clone())
+        crate::validate::spec(spec)?;
+        let mut ours = crate::fields::normalize(spec);
+        if let Some(map) = ours.as_object_mut() {
+            map.retain(|k, _| !crate::validate::CROSSPLANE_SPEC_FIELDS.contains(&k.as_str()));
+        }
+        serde_json::from_value(ours)
+            // Validation accepts only what deserialises; this is a guard, not a user path.
             .map_err(|e| vec![crate::field_error::FieldError::new("spec", e.to_string())])
+    }
+
+    /// Secrets mounted whole, in order: the five slots, then `secretRefs` with `envFrom: true`.
+    pub fn env_from_secrets(&self) -> impl Iterator<Item = &str> {
+        let slots = [
+            &self.secret1_name,
+            &self.secret2_name,
+            &self.secret3_name,
+            &self.secret4_name,
+            &self.secret5_name,
+        ];
+        let refs = self
+            .secret_refs
+            .iter()
+            .filter(|r| r.env_from == Some(true))
+            .map(|r| r.name.as_str());
+        slots.into_iter().filter_map(|s| s.as_deref()).chain(refs)
+    }
+
+    /// The image tag, when the image has one.
+    pub fn image_tag(&self) -> Option<&str> {
+        let without_digest = self.image.split('@').next().unwrap_or_default();
+        let last = without_digest.rsplit('/').next().unwrap_or_default();
+        last.split_once(':').map(|(_, tag)| tag)
     }
 }

@@ -1,0 +1,221 @@
+//! The Deployment: the worker container `main`, an optional init container `init` with the
+//! same image and environment, hardened security contexts and the health probes.
+//!
+//! It sets no `replicas`: KEDA's HPA owns the count, and a fixed value would be reapplied on
+//! every sync and undo its scaling.
+
+use super::{Labels, HTTP_PORT, HTTP_PORT_NAME};
+use crate::{
+    placement::Placement,
+    settings::{Resources, Settings},
+    spec::Spec,
+};
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, DeploymentSpec},
+        core::v1::{
+            Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource,
+            HTTPGetAction, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec,
+            Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecretKeySelector,
+            SecurityContext,
+        },
+    },
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{LabelSelector, ObjectMeta},
+        util::intstr::IntOrString,
+    },
+};
+use std::collections::BTreeMap;
+
+/// The uid and gid the worker runs as.
+const RUN_AS: i64 = 1000;
+
+/// Builds the Deployment.
+pub fn build(
+    spec: &Spec,
+    settings: &Settings,
+    placement: &Placement,
+    labels: &Labels,
+) -> Deployment {
+    let env = env(spec, settings);
+    let env_from = env_from(spec);
+    let resources = resources(settings.sizes.get(spec.size));
+    let main = Container {
+        name: "main".into(),
+        image: Some(spec.image.clone()),
+        ports: Some(vec![ContainerPort {
+            name: Some(HTTP_PORT_NAME.into()),
+            container_port: HTTP_PORT,
+            ..Default::default()
+        }]),
+        env: Some(env.clone()),
+        env_from: env_from.clone(),
+        resources: Some(resources.clone()),
+        security_context: Some(container_security()),
+        liveness_probe: Some(probe("/health", 10, 10, 5, 3)),
+        readiness_probe: Some(probe("/ready", 5, 5, 3, 2)),
+        ..Default::default()
+    };
+    // Migrations run with the same image, environment and secrets as the worker.
+    let init = spec.init_container.as_ref().map(|init| Container {
+        name: "init".into(),
+        image: Some(spec.image.clone()),
+        command: non_empty(&init.command),
+        args: non_empty(&init.args),
+        env: Some(env),
+        env_from,
+        resources: Some(resources),
+        security_context: Some(container_security()),
+        ..Default::default()
+    });
+    let pull_secrets: Vec<_> = spec
+        .image_pull_secrets
+        .iter()
+        .map(|s| LocalObjectReference {
+            name: s.name.clone(),
+        })
+        .collect();
+
+    Deployment {
+        metadata: super::metadata(&placement.name, placement, labels),
+        spec: Some(DeploymentSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels.selector()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.all()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(placement.name.clone()),
+                    security_context: Some(pod_security()),
+                    image_pull_secrets: (!pull_secrets.is_empty()).then_some(pull_secrets),
+                    init_containers: init.map(|c| vec![c]),
+                    containers: vec![main],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn non_empty(list: &[String]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.to_vec())
+}
+
+/// NATS settings first, then every key mapped from a secret, in claim order.
+fn env(spec: &Spec, settings: &Settings) -> Vec<EnvVar> {
+    let nats = &spec.nats;
+    let url = nats
+        .url
+        .clone()
+        .unwrap_or_else(|| settings.nats_url.clone());
+    let plain = [
+        ("NATS_URL", url),
+        ("NATS_STREAM_NAME", nats.stream.clone()),
+        ("NATS_CONSUMER_GROUP", nats.consumer.clone()),
+    ]
+    .into_iter()
+    .map(|(name, value)| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        ..Default::default()
+    });
+    let mapped = spec.secret_refs.iter().flat_map(|secret| {
+        secret.env.iter().map(|key| EnvVar {
+            name: key.env_name.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.clone(),
+                    key: key.secret_key.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    });
+    plain.chain(mapped).collect()
+}
+
+/// Secrets mounted whole: the five slots in order, then `secretRefs` with `envFrom: true`.
+fn env_from(spec: &Spec) -> Option<Vec<EnvFromSource>> {
+    let sources: Vec<_> = spec
+        .env_from_secrets()
+        .map(|name| EnvFromSource {
+            secret_ref: Some(SecretEnvSource {
+                name: name.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    (!sources.is_empty()).then_some(sources)
+}
+
+fn resources(size: &Resources) -> ResourceRequirements {
+    let pair = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.to_string())),
+            ("memory".to_string(), Quantity(memory.to_string())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair(&size.cpu_request, &size.memory_request)),
+        limits: Some(pair(&size.cpu_limit, &size.memory_limit)),
+        ..Default::default()
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".into(),
+        ..Default::default()
+    }
+}
+
+/// What the Restricted Pod Security Standard asks of a pod.
+fn pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        fs_group: Some(RUN_AS),
+        seccomp_profile: Some(runtime_default()),
+        ..Default::default()
+    }
+}
+
+/// What the Restricted Pod Security Standard asks of each container.
+fn container_security() -> SecurityContext {
+    SecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(runtime_default()),
+        ..Default::default()
+    }
+}
+
+fn probe(path: &str, initial_delay: i32, period: i32, timeout: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(HTTP_PORT),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(period),
+        timeout_seconds: Some(timeout),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}

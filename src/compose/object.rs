@@ -1,0 +1,98 @@
+//! provider-kubernetes `Object`s: each manifest wrapped with its ProviderConfig and a
+//! readiness policy that fits its kind.
+
+use super::{DEPLOYMENT, SCALED_OBJECT};
+use crate::{
+    placement::{Placement, Scope},
+    settings::Settings,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Cluster-scoped Object, composed by Crossplane v1 XRs.
+pub const CLUSTER_API_VERSION: &str = "kubernetes.crossplane.io/v1alpha2";
+/// Namespaced Object, the only kind a Crossplane v2 namespaced XR may compose.
+pub const NAMESPACED_API_VERSION: &str = "kubernetes.m.crossplane.io/v1alpha1";
+
+/// A Deployment has no `Ready` condition; it is ready once `Available` is True.
+pub const DEPLOYMENT_READY_QUERY: &str = "has(object.status) && has(object.status.conditions) && \
+     object.status.conditions.exists(c, c.type == 'Available' && c.status == 'True')";
+
+/// A provider-kubernetes Object.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object {
+    api_version: &'static str,
+    kind: &'static str,
+    spec: ObjectSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectSpec {
+    for_provider: ForProvider,
+    provider_config_ref: ProviderConfigRef,
+    readiness: Readiness,
+}
+
+#[derive(Debug, Serialize)]
+struct ForProvider {
+    manifest: Value,
+}
+
+#[derive(Debug, Serialize)]
+struct ProviderConfigRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Readiness {
+    policy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cel_query: Option<&'static str>,
+}
+
+/// Wraps the manifest composed under `key` into an Object of the flavour the XR's scope needs.
+pub fn wrap(key: &str, manifest: Value, settings: &Settings, placement: &Placement) -> Object {
+    let pc = &settings.provider_config_ref;
+    let (api_version, kind) = match placement.scope {
+        Scope::Claim => (CLUSTER_API_VERSION, None),
+        Scope::Namespaced => (NAMESPACED_API_VERSION, Some(pc.kind.clone())),
+    };
+    Object {
+        api_version,
+        kind: "Object",
+        spec: ObjectSpec {
+            for_provider: ForProvider { manifest },
+            provider_config_ref: ProviderConfigRef {
+                kind,
+                name: pc.name.clone(),
+            },
+            readiness: readiness(key),
+        },
+    }
+}
+
+/// The readiness policy per kind: the Object's `Ready` condition then means what it says.
+fn readiness(key: &str) -> Readiness {
+    match key {
+        DEPLOYMENT => Readiness {
+            policy: "DeriveFromCelQuery",
+            cel_query: Some(DEPLOYMENT_READY_QUERY),
+        },
+        // KEDA's ScaledObject reports Ready itself; Active is False while idle, so AllTrue
+        // would never hold.
+        SCALED_OBJECT => Readiness {
+            policy: "DeriveFromObject",
+            cel_query: None,
+        },
+        // ServiceAccount and Service have no conditions: existing is being ready.
+        _ => Readiness {
+            policy: "SuccessfulCreate",
+            cel_query: None,
+        },
+    }
+}

@@ -1,0 +1,94 @@
+//! The KEDA ScaledObject that scales the Deployment on JetStream consumer lag.
+
+use super::Labels;
+use crate::{placement::Placement, settings::Settings, spec::Spec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A KEDA ScaledObject, with the fields this function sets.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaledObject {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: ScaledObjectSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScaledObjectSpec {
+    scale_target_ref: ScaleTargetRef,
+    polling_interval: i32,
+    cooldown_period: i32,
+    min_replica_count: i32,
+    max_replica_count: i32,
+    triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Serialize)]
+struct ScaleTargetRef {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Trigger {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    /// KEDA reads every trigger setting as a string.
+    metadata: BTreeMap<&'static str, String>,
+}
+
+/// Builds the ScaledObject `<name>-scaler` targeting the Deployment.
+pub fn build(
+    spec: &Spec,
+    settings: &Settings,
+    placement: &Placement,
+    labels: &Labels,
+) -> ScaledObject {
+    let nats = &spec.nats;
+    let scaling = &spec.scaling;
+    let mut metadata = BTreeMap::from([
+        (
+            "natsServerMonitoringEndpoint",
+            nats.monitoring_endpoint
+                .clone()
+                .unwrap_or_else(|| settings.nats_monitoring_endpoint.clone()),
+        ),
+        // The scaler has no default account; leaving it out breaks the lag query.
+        (
+            "account",
+            nats.account
+                .clone()
+                .unwrap_or_else(|| settings.nats_account.clone()),
+        ),
+        ("stream", nats.stream.clone()),
+        ("consumer", nats.consumer.clone()),
+        ("lagThreshold", scaling.lag_threshold.to_string()),
+    ]);
+    if let Some(activation) = scaling.activation_lag_threshold {
+        metadata.insert("activationLagThreshold", activation.to_string());
+    }
+    if let Some(https) = nats.use_https {
+        metadata.insert("useHttps", https.to_string());
+    }
+    ScaledObject {
+        api_version: "keda.sh/v1alpha1",
+        kind: "ScaledObject",
+        metadata: super::metadata(&placement.scaler_name(), placement, labels),
+        spec: ScaledObjectSpec {
+            scale_target_ref: ScaleTargetRef {
+                name: placement.name.clone(),
+            },
+            polling_interval: scaling.polling_interval,
+            cooldown_period: scaling.cooldown_period,
+            min_replica_count: scaling.min_replicas,
+            max_replica_count: scaling.max_replicas,
+            triggers: vec![Trigger {
+                type_: "nats-jetstream",
+                metadata,
+            }],
+        },
+    }
+}

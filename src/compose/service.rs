@@ -1,0 +1,28 @@
+//! The ClusterIP Service in front of the worker's HTTP port.
+
+use super::{Labels, HTTP_PORT, HTTP_PORT_NAME};
+use crate::placement::Placement;
+use k8s_openapi::{
+    api::core::v1::{Service, ServicePort, ServiceSpec},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
+
+/// Builds the Service.
+pub fn build(placement: &Placement, labels: &Labels) -> Service {
+    Service {
+        metadata: super::metadata(&placement.name, placement, labels),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(labels.selector()),
+            ports: Some(vec![ServicePort {
+                name: Some(HTTP_PORT_NAME.into()),
+                port: HTTP_PORT,
+                target_port: Some(IntOrString::String(HTTP_PORT_NAME.into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,289 @@
+//! Reads untyped JSON field by field, collecting every mistake with its path.
+//!
+//! serde stops at the first error; users fixing a claim want all of them at once. The spec and
+//! the Input are first walked here, and only handed to serde once the walk found nothing.
+
+use crate::{convert, field_error::FieldError};
+use regex::Regex;
+use serde_json::{Map, Value};
+
+/// An object under a path, with the field names it may hold.
+pub struct Object<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+/// Collects the errors of one walk.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    /// Records one error.
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(path, message));
+    }
+
+    /// `Ok(value)` when nothing was recorded, otherwise every error.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+/// `parent.child`, or `child` at the root.
+pub fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// JSON type names as a user would say them.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads `value` as an object at `path` whose fields must all be in `known`.
+pub fn object<'a>(
+    value: &'a Value,
+    path: &str,
+    known: &[&str],
+    errors: &mut Errors,
+) -> Option<Object<'a>> {
+    object_ignoring(value, path, known, &[], errors)
+}
+
+/// Like [`object`], but fields in `ignored` are let through without being offered to the user.
+pub fn object_ignoring<'a>(
+    value: &'a Value,
+    path: &str,
+    known: &[&str],
+    ignored: &[&str],
+    errors: &mut Errors,
+) -> Option<Object<'a>> {
+    let Value::Object(map) = value else {
+        errors.push(path, format!("must be an object (got {})", kind(value)));
+        return None;
+    };
+    for key in map
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
+    {
+        errors.push(
+            join(path, key),
+            format!("unknown field; expected one of: {}", known.join(", ")),
+        );
+    }
+    Some(Object {
+        path: path.to_string(),
+        map,
+    })
+}
+
+impl<'a> Object<'a> {
+    /// Path of a field of this object.
+    pub fn path_of(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// The raw value of a field; JSON null counts as absent, as it does for Kubernetes.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A field that must be present.
+    pub fn required(&self, key: &str, errors: &mut Errors) -> Option<&'a Value> {
+        let v = self.get(key);
+        if v.is_none() {
+            errors.push(self.path_of(key), "required");
+        }
+        v
+    }
+
+    /// An optional string field.
+    pub fn string(&self, key: &str, errors: &mut Errors) -> Option<&'a str> {
+        self.get(key)
+            .and_then(|v| as_string(v, &self.path_of(key), errors))
+    }
+
+    /// A required, non-empty string field.
+    pub fn required_string(&self, key: &str, errors: &mut Errors) -> Option<&'a str> {
+        self.required(key, errors)
+            .and_then(|v| as_string(v, &self.path_of(key), errors))
+    }
+
+    /// An optional boolean field.
+    pub fn boolean(&self, key: &str, errors: &mut Errors) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                errors.push(
+                    self.path_of(key),
+                    format!("must be true or false (got {})", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional whole-number field of at least `min`.
+    pub fn integer(&self, key: &str, min: i64, max: i64, errors: &mut Errors) -> Option<i64> {
+        let path = self.path_of(key);
+        let v = self.get(key)?;
+        let Some(n) = v.as_f64().filter(|_| v.is_number()) else {
+            errors.push(path, format!("must be a whole number (got {})", kind(v)));
+            return None;
+        };
+        if n.fract() != 0.0 {
+            errors.push(path, format!("must be a whole number (got {n})"));
+            return None;
+        }
+        // Whole and range-checked below, so the cast cannot lose anything that matters.
+        #[allow(clippy::cast_possible_truncation)]
+        let n = n as i64;
+        if n < min || n > max {
+            errors.push(path, format!("must be between {min} and {max} (got {n})"));
+            return None;
+        }
+        Some(n)
+    }
+
+    /// An optional list field.
+    pub fn list(&self, key: &str, errors: &mut Errors) -> Option<&'a [Value]> {
+        match self.get(key)? {
+            Value::Array(items) => Some(items),
+            other => {
+                errors.push(
+                    self.path_of(key),
+                    format!("must be a list (got {})", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional list of strings.
+    pub fn strings(&self, key: &str, errors: &mut Errors) -> Option<Vec<&'a str>> {
+        let items = self.list(key, errors)?;
+        let path = self.path_of(key);
+        let strings: Vec<_> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| as_string(v, &format!("{path}[{i}]"), errors))
+            .collect();
+        (strings.len() == items.len()).then_some(strings)
+    }
+}
+
+/// `value` as a non-empty string.
+pub fn as_string<'a>(value: &'a Value, path: &str, errors: &mut Errors) -> Option<&'a str> {
+    match value {
+        Value::String(s) if s.is_empty() => {
+            errors.push(path, "must not be empty");
+            None
+        }
+        Value::String(s) => Some(s),
+        other => {
+            errors.push(path, format!("must be a string (got {})", kind(other)));
+            None
+        }
+    }
+}
+
+/// Checks `value` against `pattern`, saying what it must be when it does not match.
+pub fn check_pattern(
+    value: &str,
+    pattern: &Regex,
+    path: &str,
+    must_be: &str,
+    errors: &mut Errors,
+) -> bool {
+    let ok = pattern.is_match(value);
+    if !ok {
+        errors.push(path, format!("must be {must_be} (got {value:?})"));
+    }
+    ok
+}
+
+/// Checks the length of `value` in characters.
+pub fn check_max_len(value: &str, max: usize, path: &str, errors: &mut Errors) -> bool {
+    let len = value.chars().count();
+    let ok = len <= max;
+    if !ok {
+        errors.push(
+            path,
+            format!("must be at most {max} characters (got {len})"),
+        );
+    }
+    ok
+}
+
+/// Turns whole doubles into integers and drops nulls, so serde sees what validation saw.
+pub fn normalize(value: &Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => n.as_f64().map_or(Value::Null, convert::number_to_json),
+        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), normalize(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_accept_whole_doubles_and_reject_fractions_and_bounds() {
+        let doc = json!({"a": 3.0, "b": 2.5, "c": "3", "d": -1, "e": 7});
+        let mut errors = Errors::default();
+        let obj = object(&doc, "spec", &["a", "b", "c", "d", "e"], &mut errors).unwrap();
+        assert_eq!(obj.integer("a", 0, 10, &mut errors), Some(3));
+        assert_eq!(obj.integer("b", 0, 10, &mut errors), None);
+        assert_eq!(obj.integer("c", 0, 10, &mut errors), None);
+        assert_eq!(obj.integer("d", 0, 10, &mut errors), None);
+        assert_eq!(obj.integer("missing", 0, 10, &mut errors), None);
+        assert_eq!(obj.integer("e", 0, 10, &mut errors), Some(7));
+        let got: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "spec.b: must be a whole number (got 2.5)",
+                "spec.c: must be a whole number (got a string)",
+                "spec.d: must be between 0 and 10 (got -1)",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_path() {
+        let mut errors = Errors::default();
+        object(&json!({"sise": 1}), "spec", &["size"], &mut errors);
+        assert_eq!(
+            errors.0[0].to_string(),
+            "spec.sise: unknown field; expected one of: size"
+        );
+    }
+
+    #[test]
+    fn normalize_makes_whole_doubles_integers_and_drops_nulls() {
+        let got = normalize(&json!({"a": 3.0, "b": null, "c": [1.5, 2.0]}));
+        assert_eq!(got, json!({"a": 3, "c": [1.5, 2]}));
+    }
+}

@@ -1,0 +1,234 @@
+//! Observed state → readiness of our resources, the XR's status, its conditions, and events on
+//! transitions.
+//!
+//! Crossplane sends the composed resources it observed; with provider-kubernetes they are
+//! Objects whose `status.atProvider.manifest` is the live object, with direct output they are
+//! the live objects themselves. Either way the same facts are read from the same places.
+
+use crate::{
+    compose::{DEPLOYMENT, KEYS, SCALED_OBJECT, SERVICE, SERVICE_ACCOUNT},
+    placement::Placement,
+    proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
+    settings::Output,
+};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Condition type mirroring the Deployment's `Available`.
+pub const DEPLOYMENT_AVAILABLE: &str = "DeploymentAvailable";
+/// Condition type mirroring the ScaledObject's `Ready`.
+pub const SCALER_READY: &str = "ScalerReady";
+
+/// What the function reports about observed state.
+#[derive(Debug, Default, PartialEq)]
+pub struct Report {
+    /// Readiness per resource key, for the keys that were observed.
+    pub ready: BTreeMap<&'static str, Ready>,
+    /// Fields of the XR's desired status.
+    pub status: Map<String, Value>,
+    /// Conditions on the XR and claim.
+    pub conditions: Vec<Condition>,
+    /// Events, only for conditions that changed.
+    pub events: Vec<PbResult>,
+}
+
+/// A condition as Kubernetes objects carry it.
+#[derive(Debug, Clone, PartialEq)]
+struct Observed {
+    status: Status,
+    reason: String,
+    message: String,
+}
+
+/// Reads the observed resources and the observed XR into a report.
+pub fn report(
+    observed: &BTreeMap<String, Value>,
+    observed_xr: &Value,
+    output: Output,
+    placement: &Placement,
+) -> Report {
+    let mut report = Report::default();
+    for key in KEYS {
+        if let Some(resource) = observed.get(key) {
+            report.ready.insert(key, readiness(key, resource, output));
+        }
+    }
+    let live = |key: &str| observed.get(key).and_then(|r| live_object(r, output));
+
+    report.status.insert(
+        "endpoint".into(),
+        Value::String(format!(
+            "{}.{}.svc.cluster.local:8080",
+            placement.name, placement.namespace
+        )),
+    );
+    let deployment = live(DEPLOYMENT);
+    if let Some(status) = deployment.and_then(|d| d.get("status")) {
+        for field in ["replicas", "readyReplicas", "availableReplicas"] {
+            let n = status.get(field).and_then(Value::as_i64).unwrap_or(0);
+            report.status.insert(field.into(), json!(n));
+        }
+    }
+    let scaler = live(SCALED_OBJECT);
+    if let Some(scaler) = scaler {
+        let flag =
+            |t: &str| condition(scaler, t).is_some_and(|c| c.status == Status::ConditionTrue);
+        let message = condition(scaler, "Ready")
+            .map(|c| c.message)
+            .unwrap_or_default();
+        report.status.insert(
+            "scaler".into(),
+            json!({
+                "ready": flag("Ready"),
+                "active": flag("Active"),
+                "paused": flag("Paused"),
+                "fallback": flag("Fallback"),
+                "message": message,
+            }),
+        );
+    }
+
+    let previous = |t: &str| condition(observed_xr, t).map(|c| c.status);
+    for (kind, source, source_type, what) in [
+        (DEPLOYMENT_AVAILABLE, deployment, "Available", "Deployment"),
+        (SCALER_READY, scaler, "Ready", "ScaledObject"),
+    ] {
+        let now = match source {
+            Some(object) => condition(object, source_type).unwrap_or(Observed {
+                status: Status::ConditionUnknown,
+                reason: "Pending".into(),
+                message: format!("the {what} reports no {source_type} condition yet"),
+            }),
+            None => Observed {
+                status: Status::ConditionUnknown,
+                reason: "Creating".into(),
+                message: format!("the {what} has not been observed yet"),
+            },
+        };
+        if let Some(event) = transition(kind, what, previous(kind), &now) {
+            report.events.push(event);
+        }
+        report.conditions.push(Condition {
+            r#type: kind.into(),
+            status: now.status.into(),
+            reason: now.reason,
+            message: Some(now.message),
+            target: Some(Target::CompositeAndClaim.into()),
+        });
+    }
+    report
+}
+
+/// An event when a condition turns False, or turns True again after being False.
+fn transition(
+    kind: &str,
+    what: &str,
+    previous: Option<Status>,
+    now: &Observed,
+) -> Option<PbResult> {
+    let (severity, reason, verb) = match (previous, now.status) {
+        (Some(Status::ConditionFalse), Status::ConditionFalse)
+        | (_, Status::ConditionUnknown | Status::ConditionUnspecified) => return None,
+        (_, Status::ConditionFalse) => (Severity::Warning, format!("{kind}False"), "is not ready"),
+        (Some(Status::ConditionFalse), Status::ConditionTrue) => {
+            (Severity::Normal, format!("{kind}True"), "recovered")
+        }
+        (_, Status::ConditionTrue) => return None,
+    };
+    let detail = if now.message.is_empty() {
+        now.reason.clone()
+    } else {
+        format!("{}: {}", now.reason, now.message)
+    };
+    Some(PbResult {
+        severity: severity.into(),
+        message: format!("{what} {verb} ({detail})"),
+        reason: Some(reason),
+        target: Some(Target::CompositeAndClaim.into()),
+    })
+}
+
+/// Whether one observed resource is ready, decided per kind.
+fn readiness(key: &str, resource: &Value, output: Output) -> Ready {
+    let ready = match output {
+        // The readiness policy on each Object makes its Ready condition mean what it says.
+        Output::Objects => is_true(resource, "Ready"),
+        Output::Direct => match key {
+            DEPLOYMENT => deployment_ready(resource),
+            SCALED_OBJECT => is_true(resource, "Ready"),
+            // Nothing to wait for once they exist.
+            SERVICE | SERVICE_ACCOUNT => true,
+            _ => false,
+        },
+    };
+    if ready {
+        Ready::True
+    } else {
+        Ready::False
+    }
+}
+
+/// Available, and every desired replica updated and available. The replica count is the
+/// observed one: KEDA's HPA sets it, not us.
+fn deployment_ready(deployment: &Value) -> bool {
+    let count = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
+    let desired = deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status = deployment.get("status");
+    is_true(deployment, "Available")
+        && count(status.and_then(|s| s.get("updatedReplicas"))) >= desired
+        && count(status.and_then(|s| s.get("availableReplicas"))) >= desired
+}
+
+/// The live object behind an observed resource.
+fn live_object(resource: &Value, output: Output) -> Option<&Value> {
+    match output {
+        Output::Objects => resource.pointer("/status/atProvider/manifest"),
+        Output::Direct => Some(resource),
+    }
+}
+
+fn is_true(object: &Value, kind: &str) -> bool {
+    condition(object, kind).is_some_and(|c| c.status == Status::ConditionTrue)
+}
+
+/// The condition `kind` in `object.status.conditions`.
+fn condition(object: &Value, kind: &str) -> Option<Observed> {
+    let found = object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?;
+    let text = |k| {
+        found
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let status = match found.get("status").and_then(Value::as_str) {
+        Some("True") => Status::ConditionTrue,
+        Some("False") => Status::ConditionFalse,
+        _ => Status::ConditionUnknown,
+    };
+    Some(Observed {
+        status,
+        reason: text("reason"),
+        message: text("message"),
+    })
+}
+
+/// Observed composed resources by key, as JSON.
+pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<String, Value> {
+    resources
+        .iter()
+        .filter(|(key, _)| KEYS.contains(&key.as_str()))
+        .filter_map(|(key, r)| {
+            r.resource
+                .as_ref()
+                .map(|s| (key.clone(), crate::convert::struct_to_json(s)))
+        })
+        .collect()
+}

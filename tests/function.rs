@@ -1,0 +1,531 @@
+//! Table tests of `function::run`: each named case with a reason, each comparing the WHOLE
+//! response (as a reviewed snapshot under tests/snapshots/).
+
+use function_event_driven_service::{
+    convert,
+    function::{run, Malformed},
+    proto::v1::{Ready, RequestMeta, Resource, RunFunctionRequest, RunFunctionResponse, State},
+};
+use prost::Message;
+use serde_json::{json, Value};
+use std::{collections::BTreeMap, time::Duration};
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn claim_xr(spec: Value) -> Value {
+    json!({
+        "apiVersion": "platform.bizmatters.io/v1alpha1",
+        "kind": "XEventDrivenService",
+        "metadata": {
+            "name": "simple-worker-7x2kq",
+            "labels": {
+                "crossplane.io/claim-name": "simple-worker",
+                "crossplane.io/claim-namespace": "workers",
+                "crossplane.io/composite": "simple-worker-7x2kq",
+            },
+        },
+        "spec": spec,
+    })
+}
+
+fn minimal_spec() -> Value {
+    json!({
+        "image": "ghcr.io/org/simple-worker:v1.0.0",
+        "size": "small",
+        "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
+    })
+}
+
+fn resource(v: &Value) -> Resource {
+    Resource {
+        resource: Some(convert::json_to_struct(v)),
+        ..Default::default()
+    }
+}
+
+fn request(xr: Value) -> RunFunctionRequest {
+    RunFunctionRequest {
+        meta: Some(RequestMeta {
+            tag: "tag-1".into(),
+            ..Default::default()
+        }),
+        observed: Some(State {
+            composite: Some(resource(&xr)),
+            resources: BTreeMap::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn with_observed(mut req: RunFunctionRequest, observed: &[(&str, Value)]) -> RunFunctionRequest {
+    if let Some(o) = req.observed.as_mut() {
+        for (key, value) in observed {
+            o.resources.insert((*key).to_string(), resource(value));
+        }
+    }
+    req
+}
+
+/// An earlier pipeline step's desired state: a resource of its own, an XR status field,
+/// and a readiness it already decided for our Service.
+fn earlier_step(mut req: RunFunctionRequest) -> RunFunctionRequest {
+    let mut resources = BTreeMap::new();
+    resources.insert(
+        "database".to_string(),
+        Resource {
+            resource: Some(convert::json_to_struct(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+            )),
+            connection_details: BTreeMap::from([("password".to_string(), b"s3cret".to_vec())]),
+            ready: Ready::True.into(),
+        },
+    );
+    resources.insert(
+        "service".to_string(),
+        Resource {
+            ready: Ready::False.into(),
+            ..Default::default()
+        },
+    );
+    req.desired = Some(State {
+        composite: Some(resource(&json!({"status": {"database": "ready"}}))),
+        resources,
+    });
+    req.context = Some(convert::json_to_struct(
+        &json!({"apiextensions.crossplane.io/environment": {"region": "eu"}}),
+    ));
+    req
+}
+
+/// An observed provider-kubernetes Object with its Ready condition and live manifest.
+fn object(ready: &str, manifest: Value) -> Value {
+    json!({
+        "apiVersion": "kubernetes.crossplane.io/v1alpha2",
+        "kind": "Object",
+        "metadata": {"name": "simple-worker-7x2kq-abcde"},
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": ready, "reason": if ready == "True" { "Available" } else { "Unavailable" }},
+                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+            ],
+            "atProvider": {"manifest": manifest},
+        },
+    })
+}
+
+fn deployment(available: &str, reason: &str, message: &str, ready_replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "spec": {"replicas": 2},
+        "status": {
+            "replicas": 2,
+            "updatedReplicas": 2,
+            "readyReplicas": ready_replicas,
+            "availableReplicas": ready_replicas,
+            "conditions": [
+                {"type": "Available", "status": available, "reason": reason, "message": message},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+            ],
+        },
+    })
+}
+
+fn scaled_object(ready: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "status": {"conditions": [
+            {"type": "Ready", "status": ready, "reason": reason, "message": message},
+            {"type": "Active", "status": "False", "reason": "ScalerNotActive", "message": "Scaling is not performed because triggers are not active"},
+            {"type": "Fallback", "status": "False", "reason": "NoFallbackFound"},
+            {"type": "Paused", "status": "False", "reason": "ScaledObjectUnpaused"},
+        ]},
+    })
+}
+
+fn healthy() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "serviceaccount",
+            object(
+                "True",
+                json!({"apiVersion": "v1", "kind": "ServiceAccount"}),
+            ),
+        ),
+        (
+            "service",
+            object("True", json!({"apiVersion": "v1", "kind": "Service"})),
+        ),
+        (
+            "deployment",
+            object(
+                "True",
+                deployment(
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    2,
+                ),
+            ),
+        ),
+        (
+            "scaledobject",
+            object(
+                "True",
+                scaled_object(
+                    "True",
+                    "ScaledObjectReady",
+                    "ScaledObject is defined correctly and is ready for scaling",
+                ),
+            ),
+        ),
+    ]
+}
+
+fn trigger_error() -> Value {
+    object(
+        "False",
+        scaled_object(
+            "False",
+            "TriggerError",
+            "Triggers defined in ScaledObject are not working correctly",
+        ),
+    )
+}
+
+/// The observed XR as the previous reconcile left it, with both conditions at `status`.
+fn xr_with_conditions(deployment: &str, scaler: &str) -> Value {
+    let mut xr = claim_xr(minimal_spec());
+    xr["status"] = json!({"conditions": [
+        {"type": "DeploymentAvailable", "status": deployment, "reason": "x"},
+        {"type": "ScalerReady", "status": scaler, "reason": "x"},
+        {"type": "Ready", "status": "True", "reason": "Available"},
+    ]});
+    xr
+}
+
+/// The response in a reviewable form: structs as JSON, enums by name, bytes as text.
+fn readable(rsp: &RunFunctionResponse) -> Value {
+    let state = |s: &Option<State>| {
+        s.as_ref().map(|s| {
+            let res = |r: &Resource| {
+                json!({
+                    "resource": r.resource.as_ref().map(convert::struct_to_json),
+                    "connectionDetails": r.connection_details.iter()
+                        .map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into())))
+                        .collect::<serde_json::Map<_, _>>(),
+                    "ready": r.ready().as_str_name(),
+                })
+            };
+            json!({
+                "composite": s.composite.as_ref().map(res),
+                "resources": s.resources.iter().map(|(k, r)| (k.clone(), res(r))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+    };
+    json!({
+        "meta": rsp.meta.as_ref().map(|m| json!({"tag": m.tag, "ttl": m.ttl.as_ref().map(|t| t.seconds)})),
+        "desired": state(&rsp.desired),
+        "results": rsp.results.iter().map(|r| json!({
+            "severity": r.severity().as_str_name(),
+            "reason": r.reason,
+            "target": r.target.map(|_| r.target().as_str_name()),
+            "message": r.message,
+        })).collect::<Vec<_>>(),
+        "conditions": rsp.conditions.iter().map(|c| json!({
+            "type": c.r#type,
+            "status": c.status().as_str_name(),
+            "reason": c.reason,
+            "message": c.message,
+            "target": c.target.map(|_| c.target().as_str_name()),
+        })).collect::<Vec<_>>(),
+        "context": rsp.context.as_ref().map(convert::struct_to_json),
+    })
+}
+
+struct Case {
+    name: &'static str,
+    reason: &'static str,
+    req: RunFunctionRequest,
+}
+
+fn input(v: Value) -> Option<prost_types::Struct> {
+    let mut full =
+        json!({"apiVersion": "eventdrivenservice.fn.bizmatters.io/v1beta1", "kind": "Input"});
+    if let (Some(full), Some(v)) = (full.as_object_mut(), v.as_object()) {
+        full.extend(v.clone());
+    }
+    Some(convert::json_to_struct(&full))
+}
+
+fn cases() -> Vec<Case> {
+    let mut full_spec = minimal_spec();
+    full_spec["secret1Name"] = json!("worker-config");
+    full_spec["secretRefs"] = json!([
+        {"name": "worker-db-conn", "env": [{"secretKey": "password", "envName": "DB_PASSWORD"}]},
+        {"name": "worker-llm-keys", "envFrom": true},
+    ]);
+    full_spec["imagePullSecrets"] = json!([{"name": "ghcr-pull-secret"}]);
+    full_spec["initContainer"] = json!({"command": ["./migrate"]});
+    // Numbers arrive as doubles from a protobuf Struct.
+    full_spec["scaling"] =
+        json!({"minReplicas": 0.0, "maxReplicas": 3.0, "activationLagThreshold": 2.0});
+    full_spec["nats"]["useHttps"] = json!(true);
+
+    let bad_spec = json!({
+        "image": "ghcr.io/org/worker",
+        "size": "xlarge",
+        "sise": "small",
+        "nats": {"consumer": "c", "monitoringEndpoint": "http://nats:8222"},
+        "secret1Name": "Bad_Name",
+        "secretRefs": [
+            {"name": "db", "env": [{"secretKey": "a", "envName": "1BAD"}, {"secretKey": "b", "envName": "NATS_URL"}]},
+            {"name": "both", "envFrom": true, "env": [{"secretKey": "c", "envName": "C"}]},
+            {"name": "neither"},
+        ],
+        "scaling": {"minReplicas": 5, "maxReplicas": 2, "lagThreshold": 2.5},
+    });
+
+    let mut long_name = claim_xr(minimal_spec());
+    long_name["metadata"]["labels"]["crossplane.io/claim-name"] = json!("a".repeat(48));
+
+    let mut unlabelled = claim_xr(minimal_spec());
+    unlabelled["metadata"]["labels"] = json!({});
+
+    let namespaced = json!({
+        "apiVersion": "platform.bizmatters.io/v1alpha1",
+        "kind": "EventDrivenService",
+        "metadata": {"name": "ledger", "namespace": "finance"},
+        "spec": minimal_spec(),
+    });
+
+    let mut direct_observed = vec![
+        (
+            "serviceaccount",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount"}),
+        ),
+        ("service", json!({"apiVersion": "v1", "kind": "Service"})),
+        (
+            "deployment",
+            deployment(
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                2,
+            ),
+        ),
+        (
+            "scaledobject",
+            scaled_object(
+                "False",
+                "TriggerError",
+                "Triggers defined in ScaledObject are not working correctly",
+            ),
+        ),
+    ];
+    direct_observed.sort_by_key(|(k, _)| *k);
+
+    vec![
+        Case {
+            name: "minimal_claim",
+            reason: "a minimal claim composes four v1alpha2 Objects with every default, nothing observed yet",
+            req: request(claim_xr(minimal_spec())),
+        },
+        Case {
+            name: "full_claim",
+            reason: "every field reaches its manifest; whole doubles are accepted as integers",
+            req: request(claim_xr(full_spec)),
+        },
+        Case {
+            name: "earlier_steps_kept",
+            reason: "an earlier step's resources, connection details, XR status, readiness and context survive",
+            req: earlier_step(request(claim_xr(minimal_spec()))),
+        },
+        Case {
+            name: "bad_spec",
+            reason: "every mistake is listed in ONE Fatal and the desired state passes through untouched",
+            req: earlier_step(request(claim_xr(bad_spec))),
+        },
+        Case {
+            name: "missing_spec_fields",
+            reason: "required fields are named with their paths",
+            req: request(claim_xr(json!({"nats": {}}))),
+        },
+        Case {
+            name: "name_too_long",
+            reason: "a claim name that would push the ScaledObject name past KEDA's 54 characters is refused",
+            req: request(long_name),
+        },
+        Case {
+            name: "cluster_xr_without_claim",
+            reason: "a cluster-scoped XR without claim labels cannot say where its resources go",
+            req: request(unlabelled),
+        },
+        Case {
+            name: "input_settings",
+            reason: "the Input changes the ProviderConfig, NATS defaults, a size row and the TTL",
+            req: {
+                let mut req = request(claim_xr(minimal_spec()));
+                req.input = input(json!({
+                    "providerConfigRef": {"name": "in-cluster"},
+                    "nats": {"url": "tls://nats.prod:4222", "monitoringEndpoint": "nats-mon.prod:8222", "account": "APP"},
+                    "sizes": {"small": {"cpuRequest": "100m", "cpuLimit": "500m", "memoryRequest": "128Mi", "memoryLimit": "256Mi"}},
+                    "ttl": "5m",
+                }));
+                req
+            },
+        },
+        Case {
+            name: "bad_input",
+            reason: "Input mistakes are a Fatal naming the Input field",
+            req: {
+                let mut req = request(claim_xr(minimal_spec()));
+                req.input = input(json!({"output": "Everything", "ttl": "often", "sizes": {"tiny": {}}}));
+                req
+            },
+        },
+        Case {
+            name: "direct_for_claim",
+            reason: "direct output needs a namespaced XR",
+            req: {
+                let mut req = request(claim_xr(minimal_spec()));
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "observed_creating",
+            reason: "Objects exist but report nothing yet: observed resources are not ready, conditions Unknown",
+            req: with_observed(
+                request(claim_xr(minimal_spec())),
+                &[
+                    ("serviceaccount", json!({"apiVersion": "kubernetes.crossplane.io/v1alpha2", "kind": "Object"})),
+                    ("deployment", json!({"apiVersion": "kubernetes.crossplane.io/v1alpha2", "kind": "Object"})),
+                ],
+            ),
+        },
+        Case {
+            name: "observed_healthy_first_time",
+            reason: "all four ready, status from the Deployment and ScaledObject, conditions True, no events",
+            req: with_observed(request(claim_xr(minimal_spec())), &healthy()),
+        },
+        Case {
+            name: "observed_healthy_steady",
+            reason: "a steady healthy reconcile produces no results at all",
+            req: with_observed(request(xr_with_conditions("True", "True")), &healthy()),
+        },
+        Case {
+            name: "observed_trigger_error",
+            reason: "KEDA's trigger error makes the scaler not ready and warns once, as it was True before",
+            req: {
+                let mut observed = healthy();
+                observed[3].1 = trigger_error();
+                with_observed(request(xr_with_conditions("True", "True")), &observed)
+            },
+        },
+        Case {
+            name: "observed_trigger_error_steady",
+            reason: "the same trigger error on the next reconcile warns no more",
+            req: {
+                let mut observed = healthy();
+                observed[3].1 = trigger_error();
+                with_observed(request(xr_with_conditions("True", "False")), &observed)
+            },
+        },
+        Case {
+            name: "observed_deployment_stuck",
+            reason: "a Deployment past its progress deadline is not ready and carries its own reason",
+            req: {
+                let mut observed = healthy();
+                observed[2].1 = object(
+                    "False",
+                    deployment("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", 0),
+                );
+                with_observed(request(xr_with_conditions("True", "True")), &observed)
+            },
+        },
+        Case {
+            name: "observed_recovered",
+            reason: "both conditions recover from False: one Normal event each",
+            req: with_observed(request(xr_with_conditions("False", "False")), &healthy()),
+        },
+        Case {
+            name: "observed_readiness_preset",
+            reason: "a readiness an earlier step set is never overwritten",
+            req: with_observed(earlier_step(request(claim_xr(minimal_spec()))), &healthy()),
+        },
+        Case {
+            name: "namespaced_xr",
+            reason: "a Crossplane v2 namespaced XR gets namespaced Objects in its own namespace",
+            req: request(namespaced.clone()),
+        },
+        Case {
+            name: "namespaced_direct_observed",
+            reason: "direct output composes the kinds themselves; readiness per kind from their own status",
+            req: {
+                let mut req = with_observed(request(namespaced), &direct_observed);
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+    ]
+}
+
+#[test]
+fn whole_responses() {
+    for case in cases() {
+        let rsp = run(&case.req, TTL).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        insta::with_settings!({description => case.reason, omit_expression => true}, {
+            insta::assert_yaml_snapshot!(case.name, readable(&rsp));
+        });
+    }
+}
+
+#[test]
+fn tag_and_desired_state_survive_every_outcome() {
+    for case in cases() {
+        let rsp = run(&case.req, TTL).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        assert_eq!(
+            rsp.meta.as_ref().map(|m| m.tag.as_str()),
+            Some("tag-1"),
+            "{}",
+            case.name
+        );
+        let before = case.req.desired.clone().unwrap_or_default();
+        let after = rsp.desired.unwrap_or_default();
+        for (key, resource) in &before.resources {
+            if ["serviceaccount", "deployment", "service", "scaledobject"].contains(&key.as_str()) {
+                assert_eq!(
+                    after.resources[key].ready, resource.ready,
+                    "{}: readiness of {key}",
+                    case.name
+                );
+            } else {
+                assert_eq!(
+                    after.resources.get(key),
+                    Some(resource),
+                    "{}: {key}",
+                    case.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn same_request_same_bytes() {
+    for case in cases() {
+        let a = run(&case.req, TTL).map(|r| r.encode_to_vec());
+        let b = run(&case.req, TTL).map(|r| r.encode_to_vec());
+        assert_eq!(a, b, "{}", case.name);
+    }
+}
+
+#[test]
+fn requests_without_an_observed_xr_are_malformed() {
+    assert_eq!(
+        run(&RunFunctionRequest::default(), TTL),
+        Err(Malformed::NoObservedComposite)
+    );
+}
