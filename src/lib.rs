@@ -15,6 +15,7 @@ pub mod offline;
 pub mod placement;
 pub mod proto;
 pub mod render;
+pub mod schema;
 pub mod server;
 pub mod settings;
 pub mod spec;

@@ -29,7 +29,9 @@ pub fn run(command: &Command) -> ExitCode {
     let outcome = match command {
         Command::Render(args) => render_command(args),
         Command::Validate(args) => validate_command(&args.files),
-        Command::Schema => Err("the schema command is not available in this build".into()),
+        Command::Schema => serde_json::to_string_pretty(&crate::schema::claim_json_schema())
+            .map_err(|e| e.to_string())
+            .and_then(|text| print(&format!("{text}\n"))),
     };
     match outcome {
         Ok(code) => code,

@@ -27,6 +27,8 @@ pub const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
 pub const NATS_NAME_PATTERN: &str = r"^[^\s.*>/\\]+$";
 /// A key inside a Secret.
 pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
+/// One or more comma-separated NATS server URLs.
+pub const NATS_URL_PATTERN: &str = r"^(nats|tls|ws|wss)://[^\s,]+(,(nats|tls|ws|wss)://[^\s,]+)*$";
 /// `host:port` of the NATS monitoring port, without a scheme.
 pub const HOST_PORT_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$";
 /// Environment variables the function sets itself; secrets may not shadow them.

@@ -7,7 +7,7 @@ use crate::{
     fields::{check_max_len, check_pattern, object, object_ignoring, Errors, Object},
     spec::{
         DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN, ENV_NAME_PATTERN, HOST_PORT_PATTERN,
-        IMAGE_PATTERN, NATS_NAME_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
+        IMAGE_PATTERN, NATS_NAME_PATTERN, NATS_URL_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
     },
 };
 use regex::Regex;
@@ -24,6 +24,7 @@ static DNS1123_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| compiled(DNS1123_SU
 static ENV_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(ENV_NAME_PATTERN));
 static NATS_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(NATS_NAME_PATTERN));
 static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| compiled(SECRET_KEY_PATTERN));
+static NATS_URL: LazyLock<Regex> = LazyLock::new(|| compiled(NATS_URL_PATTERN));
 static HOST_PORT: LazyLock<Regex> = LazyLock::new(|| compiled(HOST_PORT_PATTERN));
 
 const SPEC_FIELDS: &[&str] = &[
@@ -48,9 +49,11 @@ pub const CROSSPLANE_SPEC_FIELDS: &[&str] = &[
     "compositionRevisionSelector",
     "compositionSelector",
     "compositionUpdatePolicy",
+    "compositeDeletePolicy",
     "crossplane",
     "environmentConfigRefs",
     "publishConnectionDetailsTo",
+    "resourceRef",
     "resourceRefs",
     "writeConnectionSecretToRef",
 ];
@@ -191,11 +194,7 @@ fn check_nats(value: &Value, path: &str, errors: &mut Errors) {
 
 /// A NATS client URL: one or more comma-separated `scheme://host[:port]` servers.
 pub fn check_nats_url(url: &str, path: &str, errors: &mut Errors) {
-    let schemes = ["nats://", "tls://", "ws://", "wss://"];
-    let ok = url.split(',').all(|server| {
-        schemes.iter().any(|s| server.starts_with(s)) && !server.contains(char::is_whitespace)
-    });
-    if !ok {
+    if !NATS_URL.is_match(url) {
         errors.push(
             path,
             format!("must be a NATS URL like nats://nats.nats.svc:4222 (schemes nats, tls, ws, wss; got {url:?})"),
@@ -364,6 +363,7 @@ mod tests {
             NATS_NAME_PATTERN,
             SECRET_KEY_PATTERN,
             HOST_PORT_PATTERN,
+            NATS_URL_PATTERN,
         ] {
             assert!(Regex::new(p).is_ok(), "{p}");
         }

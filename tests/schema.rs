@@ -1,0 +1,185 @@
+//! The committed JSON Schema for editors: up to date with the XRD, accepting every example claim,
+//! and pointing at the offending field of a bad one.
+
+mod upstream;
+
+use function_event_driven_service::schema::{claim_json_schema, CLAIM_KIND};
+use jsonschema::Validator;
+use serde_json::{json, Value};
+use upstream::{example_claims, repo_path};
+
+const COMMITTED: &str = "schemas/eventdrivenservice.schema.json";
+
+fn validator() -> Validator {
+    jsonschema::draft7::new(&claim_json_schema()).expect("the claim schema compiles")
+}
+
+/// `<instance path>: <message>` of every violation.
+fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn committed_schema_is_up_to_date() {
+    let want = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&claim_json_schema()).expect("serialisable")
+    );
+    let got = std::fs::read_to_string(repo_path(COMMITTED)).unwrap_or_default();
+    assert!(
+        got == want,
+        "{COMMITTED} is stale or missing; regenerate it with\n  \
+         cargo run -- schema > {COMMITTED}"
+    );
+}
+
+#[test]
+fn schema_is_valid_draft_07() {
+    let schema = claim_json_schema();
+    assert_eq!(
+        schema["$schema"], "http://json-schema.org/draft-07/schema#",
+        "yaml-language-server reads draft-07"
+    );
+    let problems: Vec<String> = jsonschema::draft7::meta::validator()
+        .as_ref()
+        .iter_errors(&schema)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_example_claim_validates() {
+    let validator = validator();
+    let claims = example_claims();
+    assert!(!claims.is_empty(), "examples/ holds no claim");
+    for (file, mut doc) in claims {
+        // The schema describes claims; an XR has the same spec, so check it in a claim's clothes.
+        doc["kind"] = json!(CLAIM_KIND);
+        let problems = errors(&validator, &doc);
+        assert!(
+            problems.is_empty(),
+            "{}:\n  {}",
+            file.display(),
+            problems.join("\n  ")
+        );
+    }
+}
+
+fn minimal() -> Value {
+    json!({
+        "apiVersion": "platform.bizmatters.io/v1alpha1",
+        "kind": "EventDrivenService",
+        "metadata": {"name": "worker", "namespace": "workers"},
+        "spec": {
+            "image": "ghcr.io/org/worker:v1.0.0",
+            "nats": {"stream": "JOBS", "consumer": "workers"},
+        },
+    })
+}
+
+/// Sets `value` at a JSON pointer, creating objects on the way; `null` removes the field.
+fn with(mut doc: Value, pointer: &str, value: Value) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+    let mut node = &mut doc;
+    for part in parent.split('/').skip(1) {
+        node = node
+            .as_object_mut()
+            .expect("an object")
+            .entry(part)
+            .or_insert_with(|| json!({}));
+    }
+    let map = node.as_object_mut().expect("an object");
+    if value.is_null() {
+        map.remove(key);
+    } else {
+        map.insert(key.to_string(), value);
+    }
+    doc
+}
+
+#[test]
+fn the_minimal_claim_validates() {
+    let problems = errors(&validator(), &minimal());
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn bad_claims_are_rejected_at_the_offending_field() {
+    let long_name = "a".repeat(48);
+    let cases = [
+        (
+            "a size outside the enum",
+            "/spec/size",
+            json!("xlarge"),
+            "/spec/size",
+        ),
+        ("a misspelt field", "/spec/sise", json!("small"), "/spec"),
+        (
+            "a missing stream",
+            "/spec/nats/stream",
+            Value::Null,
+            "/spec/nats",
+        ),
+        (
+            "an image without tag or digest",
+            "/spec/image",
+            json!("ghcr.io/org/worker"),
+            "/spec/image",
+        ),
+        (
+            "a nested typo",
+            "/spec/scaling/minReplica",
+            json!(2),
+            "/spec/scaling",
+        ),
+        (
+            "a negative replica count",
+            "/spec/scaling/minReplicas",
+            json!(-1),
+            "/spec/scaling/minReplicas",
+        ),
+        (
+            "a stream name with a wildcard",
+            "/spec/nats/stream",
+            json!("JOBS.*"),
+            "/spec/nats/stream",
+        ),
+        (
+            "an env name that is no identifier",
+            "/spec/secretRefs",
+            json!([{"name": "db", "env": [{"secretKey": "host", "envName": "DB-HOST"}]}]),
+            "/spec/secretRefs/0/env/0/envName",
+        ),
+        (
+            "a secret name with capitals",
+            "/spec/secret1Name",
+            json!("DbConn"),
+            "/spec/secret1Name",
+        ),
+        (
+            "a name too long for the ScaledObject",
+            "/metadata/name",
+            json!(long_name),
+            "/metadata/name",
+        ),
+        ("a wrong kind", "/kind", json!("Deployment"), "/kind"),
+        ("a top-level typo", "/sepc", json!({}), ""),
+    ];
+    let validator = validator();
+    for (reason, pointer, value, want_path) in cases {
+        let doc = with(minimal(), pointer, value);
+        let paths: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| e.instance_path().to_string())
+            .collect();
+        assert!(
+            paths.iter().any(|p| p == want_path),
+            "{reason}: want an error at {want_path:?}, got {:?}",
+            errors(&validator, &doc)
+        );
+    }
+}
