@@ -73,7 +73,7 @@ pub fn run(
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
         let entry = desired.resources.entry(key.to_string()).or_default();
-        entry.resource = Some(convert::json_to_struct(&resource));
+        entry.resource = Some(resource);
         // Connection details stay as they were, and so does a readiness an earlier step set.
         if entry.ready() == Ready::Unspecified {
             if let Some(ready) = report.ready.get(key) {
