@@ -220,7 +220,21 @@ fn condition(object: &Value, kind: &str) -> Option<Observed> {
     })
 }
 
-/// Observed composed resources by key, as JSON.
+/// Every field [`report`] reads from an observed resource, in either output flavour: the live
+/// Deployment's `spec.replicas` and `status`, and an Object's conditions and live object's
+/// status. An Object also echoes the whole desired manifest and the live one's spec, usually
+/// most of the request; leaving those out of the conversion keeps a reconcile cheap.
+const READ_PATHS: &[&[&str]] = &[
+    &["spec", "replicas"],
+    &["status", "conditions"],
+    &["status", "replicas"],
+    &["status", "updatedReplicas"],
+    &["status", "readyReplicas"],
+    &["status", "availableReplicas"],
+    &["status", "atProvider", "manifest", "status"],
+];
+
+/// Observed composed resources by key, as JSON holding the fields [`report`] reads.
 pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<String, Value> {
     resources
         .iter()
@@ -228,7 +242,7 @@ pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<St
         .filter_map(|(key, r)| {
             r.resource
                 .as_ref()
-                .map(|s| (key.clone(), crate::convert::struct_to_json(s)))
+                .map(|s| (key.clone(), crate::convert::select_to_json(s, READ_PATHS)))
         })
         .collect()
 }
