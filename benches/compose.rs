@@ -15,19 +15,15 @@ use std::{hint::black_box, time::Duration};
 
 /// Answers `req` as the function would, failing the bench loudly if the fixture is malformed.
 fn answer(req: &RunFunctionRequest) -> RunFunctionResponse {
-    function::run(req, TTL).unwrap_or_else(|e| unreachable!("fixture requests are well formed: {e}"))
+    function::run(req, TTL)
+        .unwrap_or_else(|e| unreachable!("fixture requests are well formed: {e}"))
 }
 
 /// `function::run` per kind of request, from the first reconcile of a minimal claim to a
 /// steady reconcile of a 100-secret claim, and a request mostly made of earlier steps' state.
 fn run_per_case(c: &mut Criterion) {
     let mut group = c.benchmark_group("run");
-    for (name, case) in [
-        ("minimal", Case::Minimal),
-        ("full", Case::Full),
-        ("secrets100_observed", Case::Observed(100)),
-        ("passthrough_1MiB", Case::PassThrough),
-    ] {
+    for (name, case) in Case::NAMED {
         let req = case.request();
         // Report the request size next to the time, so the cost per byte can be read off.
         group.throughput(Throughput::Bytes(req.encoded_len() as u64));

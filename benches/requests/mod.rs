@@ -38,7 +38,7 @@ pub enum Case {
 }
 
 impl Case {
-    /// Every case the load generator accepts, by the name it is given on the command line.
+    /// Every case by its short name: the benchmark's id and the load generator's `--case`.
     pub const NAMED: [(&'static str, Case); 5] = [
         ("minimal", Case::Minimal),
         ("full", Case::Full),
@@ -46,24 +46,6 @@ impl Case {
         ("secrets100", Case::Observed(100)),
         ("passthrough", Case::PassThrough),
     ];
-
-    /// The case called `name` on the command line.
-    pub fn from_name(name: &str) -> Option<Case> {
-        Self::NAMED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, case)| *case)
-    }
-
-    /// A short label for reports.
-    pub fn label(self) -> String {
-        match self {
-            Case::Minimal => "minimal claim".into(),
-            Case::Full => "full claim".into(),
-            Case::Observed(n) => format!("full claim, {n} secretRefs, 4 resources observed"),
-            Case::PassThrough => "minimal claim + 1 MiB of earlier steps' desired state".into(),
-        }
-    }
 
     /// The request of this case.
     pub fn request(self) -> RunFunctionRequest {
@@ -193,7 +175,9 @@ pub fn observed(mut xr: Value) -> RunFunctionRequest {
             ],
             "atProvider": {"manifest": manifest},
         });
-        observed.resources.insert(key.to_string(), resource(&object));
+        observed
+            .resources
+            .insert(key.to_string(), resource(&object));
     }
     req
 }
