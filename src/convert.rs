@@ -113,6 +113,28 @@ pub fn map_to_struct(m: &Map<String, Value>) -> Struct {
     }
 }
 
+/// Merges `fields` into the object under `key` in `target`, keeping the fields already there
+/// that `fields` does not name; a missing or non-object value under `key` is replaced. The rest
+/// of `target` is left as it is, without a round trip through JSON.
+pub fn merge_into(target: &mut Struct, key: &str, fields: &Map<String, Value>) {
+    let ours = map_to_struct(fields);
+    let existing = target.fields.get_mut(key).and_then(|v| match &mut v.kind {
+        Some(Kind::StructValue(s)) => Some(s),
+        _ => None,
+    });
+    match existing {
+        Some(existing) => existing.fields.extend(ours.fields),
+        None => {
+            target.fields.insert(
+                key.to_string(),
+                PbValue {
+                    kind: Some(Kind::StructValue(ours)),
+                },
+            );
+        }
+    }
+}
+
 /// Converts a JSON value into a protobuf `Struct`; anything but an object becomes an empty one.
 pub fn json_to_struct(v: &Value) -> Struct {
     match v {
@@ -741,6 +763,23 @@ mod tests {
                     "scalar": "x",
                 },
             })
+        );
+    }
+
+    #[test]
+    fn merging_keeps_other_fields_and_replaces_a_non_object() {
+        let mut xr = json_to_struct(&json!({"spec": {"a": 1}, "status": {"kept": true, "n": 1}}));
+        let ours = json!({"n": 2, "added": "x"});
+        merge_into(&mut xr, "status", ours.as_object().unwrap());
+        assert_eq!(
+            struct_to_json(&xr),
+            json!({"spec": {"a": 1}, "status": {"kept": true, "n": 2, "added": "x"}})
+        );
+        let mut odd = json_to_struct(&json!({"status": "text"}));
+        merge_into(&mut odd, "status", ours.as_object().unwrap());
+        assert_eq!(
+            struct_to_json(&odd),
+            json!({"status": {"n": 2, "added": "x"}})
         );
     }
 
