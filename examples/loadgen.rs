@@ -173,9 +173,17 @@ fn run(args: &Args) -> Result<(), Failure> {
     print_header(args, case, &plan, &body, &expected, &ours);
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
-        let mine = phase(&runtime, ours.addr, plan, &body, &expected)?;
+        let ours_pid = ours.process.as_ref().map(child::Server::pid);
+        let mine = phase(&runtime, ours.addr, ours_pid, plan, &body, &expected)?;
         print_phase(round, "ours", &mine);
-        let base = phase(&runtime, floor.addr, plan, &body, &expected)?;
+        let base = phase(
+            &runtime,
+            floor.addr,
+            Some(floor.pid()),
+            plan,
+            &body,
+            &expected,
+        )?;
         print_phase(round, "floor", &base);
         rounds.push((mine, base));
     }
@@ -388,12 +396,13 @@ fn check_answer(
 fn phase(
     runtime: &tokio::runtime::Runtime,
     addr: SocketAddr,
+    pid: Option<u32>,
     plan: Plan,
     body: &Bytes,
     expected: &Bytes,
 ) -> Result<Outcome, Failure> {
     runtime
-        .block_on(load::drive(addr, plan, body.clone(), expected.clone()))
+        .block_on(load::drive(addr, pid, plan, body.clone(), expected.clone()))
         .map_err(Failure::Setup)
 }
 
@@ -466,13 +475,21 @@ fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &B
     println!();
 }
 
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
 fn print_phase(round: usize, name: &str, o: &Outcome) {
+    let (server, client) = o.cpu_per_call();
+    let server = server.map_or_else(|| "?".to_string(), |cpu| format!("{:.0}", us(cpu)));
     println!(
-        "  round {round} {name:<5}  {:>9.0} calls/s  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}",
+        "  round {round} {name:<5}  {:>7.0} calls/s  p50 {:>6.3} ms  p99 {:>6.3} ms  errors {}  \
+         CPU/call server {server} us, clients {:.0} us",
         o.calls_per_second(),
         ms(o.quantile(0.50)),
         ms(o.quantile(0.99)),
-        o.errors
+        o.errors,
+        us(client)
     );
 }
 
@@ -496,17 +513,27 @@ fn print_summary(
     let floor_rate = of(&|(_, b)| b.calls_per_second());
     let ratio = of(&|(m, b)| m.calls_per_second() / b.calls_per_second().max(f64::EPSILON));
     println!();
+    let server_cpu = |o: &Outcome| o.cpu_per_call().0.map_or(f64::NAN, us);
+    // A server the run did not start has no CPU figure.
+    let cpu_text = |cpu: f64| {
+        if cpu.is_nan() {
+            "?".to_string()
+        } else {
+            format!("{cpu:.0} us")
+        }
+    };
     println!(
-        "  {:<11} {:>10} {:>10} {:>10} {:>7}",
-        "median", "calls/s", "p50 ms", "p99 ms", "errors"
+        "  {:<11} {:>10} {:>10} {:>10} {:>7} {:>15}",
+        "median", "calls/s", "p50 ms", "p99 ms", "errors", "server CPU/call"
     );
-    for (name, rate, p50, p99, errors) in [
+    for (name, rate, p50, p99, errors, cpu) in [
         (
             "ours",
             ours_rate,
             of(&|(m, _)| ms(m.quantile(0.5))),
             of(&|(m, _)| ms(m.quantile(0.99))),
             rounds.iter().map(|(m, _)| m.errors).sum::<usize>(),
+            of(&|(m, _)| server_cpu(m)),
         ),
         (
             "floor",
@@ -514,9 +541,13 @@ fn print_summary(
             of(&|(_, b)| ms(b.quantile(0.5))),
             of(&|(_, b)| ms(b.quantile(0.99))),
             rounds.iter().map(|(_, b)| b.errors).sum::<usize>(),
+            of(&|(_, b)| server_cpu(b)),
         ),
     ] {
-        println!("  {name:<11} {rate:>10.0} {p50:>10.3} {p99:>10.3} {errors:>7}");
+        println!(
+            "  {name:<11} {rate:>10.0} {p50:>10.3} {p99:>10.3} {errors:>7} {:>15}",
+            cpu_text(cpu)
+        );
     }
     println!(
         "  ours/floor  {:.1} % of the floor's throughput",

@@ -4,6 +4,7 @@
 //! expected ones instead of decoding them: on a two-core machine the clients share the CPU with
 //! the server, and the less they spend per call, the more the figures say about the server.
 
+use crate::child::cpu_time;
 use bytes::{Buf, BufMut, Bytes};
 use std::{
     net::SocketAddr,
@@ -132,12 +133,25 @@ pub struct Outcome {
     pub errors: usize,
     /// What the first failure was.
     pub first_error: Option<String>,
+    /// CPU the server used while measured, when its process id is known.
+    pub server_cpu: Option<Duration>,
+    /// CPU the clients (this whole process) used while measured.
+    pub client_cpu: Duration,
 }
 
 impl Outcome {
     /// Successful measured calls per second.
     pub fn calls_per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// CPU time per successful call of the server, then of the clients.
+    pub fn cpu_per_call(&self) -> (Option<Duration>, Duration) {
+        let calls = u32::try_from(self.latencies.len().max(1)).unwrap_or(u32::MAX);
+        (
+            self.server_cpu.map(|cpu| cpu / calls),
+            self.client_cpu / calls,
+        )
     }
 
     /// The latency at quantile `q` (0..=1) by nearest rank.
@@ -150,9 +164,11 @@ impl Outcome {
     }
 }
 
-/// Runs `plan` against `addr`: every call sends `body` and must get back exactly `expected`.
+/// Runs `plan` against `addr` (served by process `server`, when known): every call sends
+/// `body` and must get back exactly `expected`.
 pub async fn drive(
     addr: SocketAddr,
+    server: Option<u32>,
     plan: Plan,
     body: Bytes,
     expected: Bytes,
@@ -170,11 +186,21 @@ pub async fn drive(
         let (body, expected) = (body.clone(), expected.clone());
         tasks.spawn(client(channel, body, expected, measure_from, end, plan));
     }
+    let cpu = || -> Result<(Option<Duration>, Duration), String> {
+        Ok((
+            server.map(|pid| cpu_time(Some(pid))).transpose()?,
+            cpu_time(None)?,
+        ))
+    };
+    tokio::time::sleep_until(measure_from.into()).await;
+    let (server_before, client_before) = cpu()?;
     let mut outcome = Outcome {
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
         errors: 0,
         first_error: None,
+        server_cpu: None,
+        client_cpu: Duration::ZERO,
     };
     while let Some(joined) = tasks.join_next().await {
         let mine = joined.map_err(|e| format!("a client task failed: {e}"))?;
@@ -185,6 +211,11 @@ pub async fn drive(
         }
     }
     outcome.elapsed = measure_from.elapsed();
+    let (server_after, client_after) = cpu()?;
+    outcome.server_cpu = server_after
+        .zip(server_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    outcome.client_cpu = client_after.saturating_sub(client_before);
     outcome.latencies.sort_unstable();
     Ok(outcome)
 }
@@ -203,6 +234,8 @@ async fn client(
         elapsed: Duration::ZERO,
         errors: 0,
         first_error: None,
+        server_cpu: None,
+        client_cpu: Duration::ZERO,
     };
     let mut grpc = grpc(channel);
     loop {
