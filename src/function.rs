@@ -18,6 +18,17 @@ use std::time::Duration;
 /// Reason of the Fatal result for invalid input.
 pub const REASON_INVALID: &str = "InvalidSpec";
 
+/// Every field of the observed XR the function reads: where the resources go, the spec, and
+/// the conditions of the previous reconcile. The rest (managed fields, annotations, status the
+/// function itself wrote) is not converted.
+const XR_READ_PATHS: &[&[&str]] = &[
+    &["metadata", "name"],
+    &["metadata", "namespace"],
+    &["metadata", "labels"],
+    &["spec"],
+    &["status", "conditions"],
+];
+
 /// A request that is not well formed; the server answers it with a gRPC error status.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Malformed {
@@ -38,7 +49,7 @@ pub fn run(
         .as_ref()
         .and_then(|o| o.composite.as_ref())
         .and_then(|c| c.resource.as_ref())
-        .map(convert::struct_to_json)
+        .map(|xr| convert::select_to_json(xr, XR_READ_PATHS))
         .ok_or(Malformed::NoObservedComposite)?;
 
     let mut rsp = RunFunctionResponse {
@@ -73,7 +84,7 @@ pub fn run(
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
         let entry = desired.resources.entry(key.to_string()).or_default();
-        entry.resource = Some(convert::json_to_struct(&resource));
+        entry.resource = Some(resource);
         // Connection details stay as they were, and so does a readiness an earlier step set.
         if entry.ready() == Ready::Unspecified {
             if let Some(ready) = report.ready.get(key) {
@@ -125,23 +136,12 @@ fn check_output(settings: &Settings, placement: &Placement) -> Option<FieldError
 
 /// Merges our fields into the desired XR status, keeping what earlier steps set there.
 fn set_status(desired: &mut State, ours: serde_json::Map<String, Value>) {
-    let composite = desired.composite.get_or_insert_with(Default::default);
-    let mut xr = composite
+    let xr = desired
+        .composite
+        .get_or_insert_with(Default::default)
         .resource
-        .as_ref()
-        .map(convert::struct_to_json)
-        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    if let Some(map) = xr.as_object_mut() {
-        let status = map
-            .entry("status")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Some(status) = status.as_object_mut() {
-            status.extend(ours);
-        } else {
-            *status = Value::Object(ours);
-        }
-    }
-    composite.resource = Some(convert::json_to_struct(&xr));
+        .get_or_insert_with(Default::default);
+    convert::merge_into(xr, "status", &ours);
 }
 
 /// The single Fatal result listing every offending field.

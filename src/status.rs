@@ -71,8 +71,7 @@ pub fn report(
     }
     let scaler = live(SCALED_OBJECT);
     if let Some(scaler) = scaler {
-        let flag =
-            |t: &str| condition(scaler, t).is_some_and(|c| c.status == Status::ConditionTrue);
+        let flag = |t: &str| is_true(scaler, t);
         let message = condition(scaler, "Ready")
             .map(|c| c.message)
             .unwrap_or_default();
@@ -88,7 +87,7 @@ pub fn report(
         );
     }
 
-    let previous = |t: &str| condition(observed_xr, t).map(|c| c.status);
+    let previous = |t: &str| condition_status(observed_xr, t);
     for (kind, source, source_type, what) in [
         (DEPLOYMENT_AVAILABLE, deployment, "Available", "Deployment"),
         (SCALER_READY, scaler, "Ready", "ScaledObject"),
@@ -173,7 +172,8 @@ fn readiness(key: &str, resource: &Value, output: Output) -> Ready {
 fn deployment_ready(deployment: &Value) -> bool {
     let count = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
     let desired = deployment
-        .pointer("/spec/replicas")
+        .get("spec")
+        .and_then(|spec| spec.get("replicas"))
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let status = deployment.get("status");
@@ -185,22 +185,42 @@ fn deployment_ready(deployment: &Value) -> bool {
 /// The live object behind an observed resource.
 fn live_object(resource: &Value, output: Output) -> Option<&Value> {
     match output {
-        Output::Objects => resource.pointer("/status/atProvider/manifest"),
+        Output::Objects => resource.get("status")?.get("atProvider")?.get("manifest"),
         Output::Direct => Some(resource),
     }
 }
 
 fn is_true(object: &Value, kind: &str) -> bool {
-    condition(object, kind).is_some_and(|c| c.status == Status::ConditionTrue)
+    condition_status(object, kind) == Some(Status::ConditionTrue)
+}
+
+/// The condition `kind` in `object.status.conditions`, as it is stored. Field by field rather
+/// than by JSON pointer, which allocates each segment; report() looks up a dozen conditions.
+fn find_condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object
+        .get("status")?
+        .get("conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+}
+
+/// The status of the condition `kind`, without copying its reason and message.
+fn condition_status(object: &Value, kind: &str) -> Option<Status> {
+    find_condition(object, kind).map(|found| parse_status(found.get("status")))
+}
+
+fn parse_status(status: Option<&Value>) -> Status {
+    match status.and_then(Value::as_str) {
+        Some("True") => Status::ConditionTrue,
+        Some("False") => Status::ConditionFalse,
+        _ => Status::ConditionUnknown,
+    }
 }
 
 /// The condition `kind` in `object.status.conditions`.
 fn condition(object: &Value, kind: &str) -> Option<Observed> {
-    let found = object
-        .pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?;
+    let found = find_condition(object, kind)?;
     let text = |k| {
         found
             .get(k)
@@ -208,19 +228,28 @@ fn condition(object: &Value, kind: &str) -> Option<Observed> {
             .unwrap_or_default()
             .to_string()
     };
-    let status = match found.get("status").and_then(Value::as_str) {
-        Some("True") => Status::ConditionTrue,
-        Some("False") => Status::ConditionFalse,
-        _ => Status::ConditionUnknown,
-    };
     Some(Observed {
-        status,
+        status: parse_status(found.get("status")),
         reason: text("reason"),
         message: text("message"),
     })
 }
 
-/// Observed composed resources by key, as JSON.
+/// Every field [`report`] reads from an observed resource, in either output flavour: the live
+/// Deployment's `spec.replicas` and `status`, and an Object's conditions and live object's
+/// status. An Object also echoes the whole desired manifest and the live one's spec, usually
+/// most of the request; leaving those out of the conversion keeps a reconcile cheap.
+const READ_PATHS: &[&[&str]] = &[
+    &["spec", "replicas"],
+    &["status", "conditions"],
+    &["status", "replicas"],
+    &["status", "updatedReplicas"],
+    &["status", "readyReplicas"],
+    &["status", "availableReplicas"],
+    &["status", "atProvider", "manifest", "status"],
+];
+
+/// Observed composed resources by key, as JSON holding the fields [`report`] reads.
 pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<String, Value> {
     resources
         .iter()
@@ -228,7 +257,7 @@ pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<St
         .filter_map(|(key, r)| {
             r.resource
                 .as_ref()
-                .map(|s| (key.clone(), crate::convert::struct_to_json(s)))
+                .map(|s| (key.clone(), crate::convert::select_to_json(s, READ_PATHS)))
         })
         .collect()
 }

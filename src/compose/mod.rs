@@ -13,13 +13,14 @@ mod service_account;
 pub use labels::Labels;
 
 use crate::{
+    convert,
     placement::Placement,
     settings::{Output, Settings},
     spec::Spec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use prost_types::Struct;
 use serde::Serialize;
-use serde_json::Value;
 
 /// Key of the ServiceAccount.
 pub const SERVICE_ACCOUNT: &str = "serviceaccount";
@@ -38,42 +39,71 @@ pub const HTTP_PORT: i32 = 8080;
 pub const HTTP_PORT_NAME: &str = "http";
 
 /// Composes the four desired resources, keyed by their composition resource name.
+///
+/// Each typed resource is serialised once, straight into the `Struct` the response carries.
 pub fn compose(
     spec: &Spec,
     settings: &Settings,
     placement: &Placement,
-) -> Vec<(&'static str, Value)> {
+) -> Vec<(&'static str, Struct)> {
     let labels = Labels::new(&placement.name, spec.image_tag());
-    let manifests = [
+    vec![
         (
             SERVICE_ACCOUNT,
-            to_json(&service_account::build(placement, &labels)),
+            emit(
+                SERVICE_ACCOUNT,
+                &service_account::build(placement, &labels),
+                settings,
+                placement,
+            ),
         ),
         (
             DEPLOYMENT,
-            to_json(&deployment::build(spec, settings, placement, &labels)),
+            emit(
+                DEPLOYMENT,
+                &deployment::build(spec, settings, placement, &labels),
+                settings,
+                placement,
+            ),
         ),
-        (SERVICE, to_json(&service::build(placement, &labels))),
+        (
+            SERVICE,
+            emit(
+                SERVICE,
+                &service::build(placement, &labels),
+                settings,
+                placement,
+            ),
+        ),
         (
             SCALED_OBJECT,
-            to_json(&scaled_object::build(spec, settings, placement, &labels)),
-        ),
-    ];
-    manifests
-        .into_iter()
-        .map(|(key, manifest)| match settings.output {
-            Output::Direct => (key, manifest),
-            Output::Objects => (
-                key,
-                to_json(&object::wrap(key, manifest, settings, placement)),
+            emit(
+                SCALED_OBJECT,
+                &scaled_object::build(spec, settings, placement, &labels),
+                settings,
+                placement,
             ),
-        })
-        .collect()
+        ),
+    ]
+}
+
+/// The resource composed under `key` as the output flavour wants it: itself, or wrapped in
+/// a provider-kubernetes Object.
+fn emit<T: Serialize>(
+    key: &str,
+    manifest: &T,
+    settings: &Settings,
+    placement: &Placement,
+) -> Struct {
+    match settings.output {
+        Output::Direct => to_struct(manifest),
+        Output::Objects => to_struct(&object::wrap(key, manifest, settings, placement)),
+    }
 }
 
 /// Serialises a typed resource. Our types hold only string-keyed maps, so this cannot fail.
-fn to_json<T: Serialize>(resource: &T) -> Value {
-    serde_json::to_value(resource)
+fn to_struct<T: Serialize>(resource: &T) -> Struct {
+    convert::to_struct(resource)
         .unwrap_or_else(|e| unreachable!("composed resources always serialise: {e}"))
 }
 

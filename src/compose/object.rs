@@ -7,7 +7,6 @@ use crate::{
     settings::Settings,
 };
 use serde::Serialize;
-use serde_json::Value;
 
 /// Cluster-scoped Object, composed by Crossplane v1 XRs.
 pub const CLUSTER_API_VERSION: &str = "kubernetes.crossplane.io/v1alpha2";
@@ -18,26 +17,26 @@ pub const NAMESPACED_API_VERSION: &str = "kubernetes.m.crossplane.io/v1alpha1";
 pub const DEPLOYMENT_READY_QUERY: &str = "has(object.status) && has(object.status.conditions) && \
      object.status.conditions.exists(c, c.type == 'Available' && c.status == 'True')";
 
-/// A provider-kubernetes Object.
+/// A provider-kubernetes Object around a borrowed manifest, serialised in one pass.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Object {
+pub struct Object<'a, M> {
     api_version: &'static str,
     kind: &'static str,
-    spec: ObjectSpec,
+    spec: ObjectSpec<'a, M>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ObjectSpec {
-    for_provider: ForProvider,
+struct ObjectSpec<'a, M> {
+    for_provider: ForProvider<'a, M>,
     provider_config_ref: ProviderConfigRef,
     readiness: Readiness,
 }
 
 #[derive(Debug, Serialize)]
-struct ForProvider {
-    manifest: Value,
+struct ForProvider<'a, M> {
+    manifest: &'a M,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,7 +55,12 @@ struct Readiness {
 }
 
 /// Wraps the manifest composed under `key` into an Object of the flavour the XR's scope needs.
-pub fn wrap(key: &str, manifest: Value, settings: &Settings, placement: &Placement) -> Object {
+pub fn wrap<'a, M: Serialize>(
+    key: &str,
+    manifest: &'a M,
+    settings: &Settings,
+    placement: &Placement,
+) -> Object<'a, M> {
     let pc = &settings.provider_config_ref;
     let (api_version, kind) = match placement.scope {
         Scope::Claim => (CLUSTER_API_VERSION, None),

@@ -1,0 +1,82 @@
+//! Cost of one `function::run` call, and of the wire work the server does around it.
+//!
+//! `cargo bench` prints the figures; nothing here asserts a time. BENCHMARKS.md records them.
+
+mod requests;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use function_event_driven_service::{
+    function,
+    proto::v1::{RunFunctionRequest, RunFunctionResponse},
+};
+use prost::Message;
+use requests::{Case, TTL};
+use std::{hint::black_box, time::Duration};
+
+/// Answers `req` as the function would, failing the bench loudly if the fixture is malformed.
+fn answer(req: &RunFunctionRequest) -> RunFunctionResponse {
+    function::run(req, TTL)
+        .unwrap_or_else(|e| unreachable!("fixture requests are well formed: {e}"))
+}
+
+/// `function::run` per kind of request, from the first reconcile of a minimal claim to a
+/// steady reconcile of a 100-secret claim, and a request mostly made of earlier steps' state.
+fn run_per_case(c: &mut Criterion) {
+    let mut group = c.benchmark_group("run");
+    for (name, case) in Case::NAMED {
+        let req = case.request();
+        // Report the request size next to the time, so the cost per byte can be read off.
+        group.throughput(Throughput::Bytes(req.encoded_len() as u64));
+        group.bench_function(name, |b| b.iter(|| answer(black_box(&req))));
+    }
+    group.finish();
+}
+
+/// How the cost grows with the number of `secretRefs`, all four resources observed.
+fn secret_refs_growth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("run_observed_by_secret_refs");
+    for n in [0, 10, 100] {
+        let req = Case::Observed(n).request();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
+            b.iter(|| answer(black_box(req)))
+        });
+    }
+    group.finish();
+}
+
+/// What the server does around `run` for the load generator's default request (a steady
+/// reconcile of the full claim): decoding the request and encoding the response are transport
+/// costs every server pays; cloning a response is what the load generator's transport floor
+/// does per call instead of running the function.
+fn wire(c: &mut Criterion) {
+    let req = Case::Observed(2).request();
+    let rsp = answer(&req);
+    let bytes = req.encode_to_vec();
+    let mut group = c.benchmark_group("wire_observed");
+    group.bench_function("decode_request", |b| {
+        b.iter(|| RunFunctionRequest::decode(black_box(bytes.as_slice())))
+    });
+    group.bench_function("run", |b| b.iter(|| answer(black_box(&req))));
+    group.bench_function("encode_response", |b| {
+        b.iter_batched_ref(
+            || Vec::with_capacity(rsp.encoded_len()),
+            |buf| black_box(&rsp).encode(buf),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("clone_response", |b| b.iter(|| black_box(&rsp).clone()));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short windows keep `cargo bench` to a couple of minutes on two cores; the cases differ
+    // by far more than the noise this leaves.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    targets = run_per_case, secret_refs_growth, wire
+}
+criterion_main!(benches);
