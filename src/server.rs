@@ -477,3 +477,47 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn transport_security_is_resolved_from_the_flags() {
+        let missing = "/nonexistent/certs";
+        let cases: [(&[&str], Result<bool, &str>, &str); 4] = [
+            (&["--insecure"], Ok(false), "plaintext on request"),
+            (
+                &["--insecure", "--tls-certs-dir", missing],
+                Ok(false),
+                "--insecure wins, so the directory is not even read",
+            ),
+            (
+                &[],
+                Err("refusing to serve without TLS"),
+                "never plaintext by accident",
+            ),
+            (
+                &["--tls-certs-dir", missing],
+                Err("/nonexistent/certs/tls.crt"),
+                "the unreadable file is named",
+            ),
+        ];
+        for (flags, want, reason) in cases {
+            let cli = Cli::try_parse_from(std::iter::once("f").chain(flags.iter().copied()))
+                .expect("flags parse");
+            let got = ServerConfig::from_args(&cli.serve)
+                .map(|config| config.tls.is_some())
+                .map_err(|err| err.to_string());
+            match (got, want) {
+                (Ok(tls), Ok(want_tls)) => assert_eq!(tls, want_tls, "{flags:?}: {reason}"),
+                (Err(err), Err(needle)) => {
+                    assert!(err.contains(needle), "{flags:?}: {reason}: {err}")
+                }
+                (got, want) => panic!("{flags:?}: {reason}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
