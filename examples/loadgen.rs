@@ -348,9 +348,31 @@ fn server_binary(args: &Args) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{} is not inside a target directory", exe.display()))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
+    // Building this example alongside keeps the dev-dependency features the example was built
+    // with (as `cargo test --release` builds the binary too); a bare `--bin` build resolves
+    // features without them and recompiles TLS and tonic crates on every switch.
     build
-        .args(["build", "--quiet", "--bin", BINARY])
+        .args(["build", "--quiet", "--bin", BINARY, "--example", "loadgen"])
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // `cargo run` describes this package to the program in CARGO_MANIFEST_DIR, CARGO_PKG_*
+    // and OUT_DIR; some build scripts (ring's) track those variables, so passing them on would
+    // rebuild half the tree each run.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text == "OUT_DIR"
+            || [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|prefix| name_text.starts_with(prefix))
+        {
+            build.env_remove(&name);
+        }
+    }
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }

@@ -114,13 +114,13 @@ impl<'a> Object<'a> {
     /// An optional string field.
     pub fn string(&self, key: &str, errors: &mut Errors) -> Option<&'a str> {
         self.get(key)
-            .and_then(|v| as_string(v, &self.path_of(key), errors))
+            .and_then(|v| as_string_at(v, || self.path_of(key), errors))
     }
 
     /// A required, non-empty string field.
     pub fn required_string(&self, key: &str, errors: &mut Errors) -> Option<&'a str> {
         self.required(key, errors)
-            .and_then(|v| as_string(v, &self.path_of(key), errors))
+            .and_then(|v| as_string_at(v, || self.path_of(key), errors))
     }
 
     /// An optional boolean field.
@@ -139,21 +139,23 @@ impl<'a> Object<'a> {
 
     /// An optional whole-number field of at least `min`.
     pub fn integer(&self, key: &str, min: i64, max: i64, errors: &mut Errors) -> Option<i64> {
-        let path = self.path_of(key);
+        // The path is only needed for a message; formatting it for every valid field was a
+        // sizeable part of validating a claim.
+        let path = || self.path_of(key);
         let v = self.get(key)?;
         let Some(n) = v.as_f64().filter(|_| v.is_number()) else {
-            errors.push(path, format!("must be a whole number (got {})", kind(v)));
+            errors.push(path(), format!("must be a whole number (got {})", kind(v)));
             return None;
         };
         if n.fract() != 0.0 {
-            errors.push(path, format!("must be a whole number (got {n})"));
+            errors.push(path(), format!("must be a whole number (got {n})"));
             return None;
         }
         // Whole and range-checked below, so the cast cannot lose anything that matters.
         #[allow(clippy::cast_possible_truncation)]
         let n = n as i64;
         if n < min || n > max {
-            errors.push(path, format!("must be between {min} and {max} (got {n})"));
+            errors.push(path(), format!("must be between {min} and {max} (got {n})"));
             return None;
         }
         Some(n)
@@ -176,13 +178,24 @@ impl<'a> Object<'a> {
     /// An optional list of strings.
     pub fn strings(&self, key: &str, errors: &mut Errors) -> Option<Vec<&'a str>> {
         let items = self.list(key, errors)?;
-        let path = self.path_of(key);
         let strings: Vec<_> = items
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| as_string(v, &format!("{path}[{i}]"), errors))
+            .filter_map(|(i, v)| as_string_at(v, || format!("{}[{i}]", self.path_of(key)), errors))
             .collect();
         (strings.len() == items.len()).then_some(strings)
+    }
+}
+
+/// [`as_string`], formatting the path only when there is a mistake to report.
+fn as_string_at<'a>(
+    value: &'a Value,
+    path: impl FnOnce() -> String,
+    errors: &mut Errors,
+) -> Option<&'a str> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => as_string(value, &path(), errors),
     }
 }
 
