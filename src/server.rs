@@ -441,7 +441,10 @@ fn init_tracing(debug: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(io::stderr().is_terminal())
-        .with_writer(io::stderr);
+        .with_writer(io::stderr)
+        // When stderr is gone (a log collector restarted), a failed write would be reported on
+        // stderr again, and that second failure panics: lose the line, keep serving.
+        .log_internal_errors(false);
     // A second initialisation can only happen in-process (tests); keep the first subscriber.
     let _ = if debug {
         builder.try_init()

@@ -184,3 +184,40 @@ async fn sigterm_and_sigint_stop_an_idle_server_with_exit_zero() {
         drop(channel);
     }
 }
+
+#[test]
+fn sigterm_exits_zero_after_the_log_reader_went_away() {
+    // A log collector that restarts leaves the server writing into a closed pipe: the log
+    // lines are lost, the shutdown must not be.
+    let mut child = harness::command(&["--insecure", "--address", "127.0.0.1:0"], None)
+        .spawn()
+        .expect("start the binary");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).expect("read the start-up line");
+    assert!(first.contains("\"message\":\"serving\""), "{first}");
+    drop(stderr);
+
+    let status = std::process::Command::new("sh")
+        .args(["-c", "kill -s TERM \"$1\"", "sh"])
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill failed: {status}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait for the binary") {
+            break exit;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the binary did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "exit status with stderr closed: {exit}"
+    );
+}
