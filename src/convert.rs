@@ -13,9 +13,6 @@ use serde::{ser, Serialize};
 use serde_json::{Map, Number, Value};
 use std::{collections::BTreeMap, fmt};
 
-/// Largest magnitude a double can hold with every integer below it exact (2^53).
-const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
-
 /// Converts a protobuf `Struct` into a JSON object.
 pub fn struct_to_json(s: &Struct) -> Value {
     Value::Object(fields_to_map(s))
@@ -27,40 +24,6 @@ pub fn fields_to_map(s: &Struct) -> Map<String, Value> {
         .iter()
         .map(|(k, v)| (k.clone(), value_to_json(v)))
         .collect()
-}
-
-/// Converts only the fields of `s` at `paths` (keys from the root) into JSON, for reading a few
-/// fields of a large resource without converting all of it. Whatever a path reaches is kept
-/// whole; a path that ends early at a value that is not a struct keeps that value, so a reader
-/// sees the same thing at every selected path as in the whole conversion.
-pub fn select_to_json(s: &Struct, paths: &[&[&str]]) -> Value {
-    let mut out = Map::new();
-    for path in paths {
-        select(&mut out, s, path);
-    }
-    Value::Object(out)
-}
-
-fn select(out: &mut Map<String, Value>, s: &Struct, path: &[&str]) {
-    let Some((first, rest)) = path.split_first() else {
-        return;
-    };
-    let Some(value) = s.fields.get(*first) else {
-        return;
-    };
-    match (&value.kind, rest.is_empty()) {
-        (Some(Kind::StructValue(inner)), false) => {
-            let entry = out
-                .entry(*first)
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(map) = entry {
-                select(map, inner, rest);
-            }
-        }
-        _ => {
-            out.insert((*first).to_string(), value_to_json(value));
-        }
-    }
 }
 
 /// Converts one protobuf `Value` into JSON.
@@ -77,10 +40,8 @@ pub fn value_to_json(v: &PbValue) -> Value {
 
 /// A double as JSON: an integer when it is whole and exact, otherwise a float.
 pub fn number_to_json(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_INTEGER {
-        // Exact: |n| <= 2^53 fits an i64 without rounding.
-        #[allow(clippy::cast_possible_truncation)]
-        return Value::Number(Number::from(n as i64));
+    if let Some(whole) = crate::tree::whole(n) {
+        return Value::Number(Number::from(whole));
     }
     // NaN and infinities have no JSON form.
     Number::from_f64(n).map_or(Value::Null, Value::Number)
@@ -730,40 +691,6 @@ mod tests {
         };
         let through_json = json_to_struct(&serde_json::to_value(&value).unwrap());
         assert_eq!(to_struct(&value).unwrap(), through_json);
-    }
-
-    #[test]
-    fn selecting_fields_converts_just_those() {
-        let doc = json!({
-            "spec": {"replicas": 2, "template": {"big": true}},
-            "status": {
-                "conditions": [{"type": "Ready"}],
-                "atProvider": {"manifest": {"spec": {"big": true}, "status": {"replicas": 2}}},
-                "scalar": "x",
-            },
-            "metadata": {"name": "n"},
-        });
-        let selected = select_to_json(
-            &json_to_struct(&doc),
-            &[
-                &["spec", "replicas"],
-                &["status", "conditions"],
-                &["status", "atProvider", "manifest", "status"],
-                &["status", "scalar", "deeper"],
-                &["missing", "path"],
-            ],
-        );
-        assert_eq!(
-            selected,
-            json!({
-                "spec": {"replicas": 2},
-                "status": {
-                    "conditions": [{"type": "Ready"}],
-                    "atProvider": {"manifest": {"status": {"replicas": 2}}},
-                    "scalar": "x",
-                },
-            })
-        );
     }
 
     #[test]

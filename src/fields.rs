@@ -3,14 +3,16 @@
 //! serde stops at the first error; users fixing a claim want all of them at once. The spec and
 //! the Input are first walked here, and only handed to serde once the walk found nothing.
 
-use crate::{convert, field_error::FieldError};
+use crate::{
+    field_error::FieldError,
+    tree::{Node, Tree},
+};
 use regex::Regex;
-use serde_json::{Map, Value};
 
 /// An object under a path, with the field names it may hold.
-pub struct Object<'a> {
+pub struct Object<'a, N> {
     path: String,
-    map: &'a Map<String, Value>,
+    value: &'a N,
 }
 
 /// Collects the errors of one walk.
@@ -42,43 +44,32 @@ pub fn join(parent: &str, child: &str) -> String {
     }
 }
 
-/// JSON type names as a user would say them.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Reads `value` as an object at `path` whose fields must all be in `known`.
-pub fn object<'a>(
-    value: &'a Value,
+pub fn object<'a, N: Tree>(
+    value: &'a N,
     path: &str,
     known: &[&str],
     errors: &mut Errors,
-) -> Option<Object<'a>> {
+) -> Option<Object<'a, N>> {
     object_ignoring(value, path, known, &[], errors)
 }
 
 /// Like [`object`], but fields in `ignored` are let through without being offered to the user.
-pub fn object_ignoring<'a>(
-    value: &'a Value,
+pub fn object_ignoring<'a, N: Tree>(
+    value: &'a N,
     path: &str,
     known: &[&str],
     ignored: &[&str],
     errors: &mut Errors,
-) -> Option<Object<'a>> {
-    let Value::Object(map) = value else {
-        errors.push(path, format!("must be an object (got {})", kind(value)));
+) -> Option<Object<'a, N>> {
+    if !matches!(value.node(), Node::Object) {
+        errors.push(path, format!("must be an object (got {})", value.kind()));
         return None;
-    };
-    for key in map
-        .keys()
-        .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
+    }
+    for key in value
+        .entries()
+        .map(|(k, _)| k)
+        .filter(|k| !known.contains(k) && !ignored.contains(k))
     {
         errors.push(
             join(path, key),
@@ -87,23 +78,23 @@ pub fn object_ignoring<'a>(
     }
     Some(Object {
         path: path.to_string(),
-        map,
+        value,
     })
 }
 
-impl<'a> Object<'a> {
+impl<'a, N: Tree> Object<'a, N> {
     /// Path of a field of this object.
     pub fn path_of(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
     /// The raw value of a field; JSON null counts as absent, as it does for Kubernetes.
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
+    pub fn get(&self, key: &str) -> Option<&'a N> {
+        self.value.get(key).filter(|v| !v.is_null())
     }
 
     /// A field that must be present.
-    pub fn required(&self, key: &str, errors: &mut Errors) -> Option<&'a Value> {
+    pub fn required(&self, key: &str, errors: &mut Errors) -> Option<&'a N> {
         let v = self.get(key);
         if v.is_none() {
             errors.push(self.path_of(key), "required");
@@ -125,12 +116,13 @@ impl<'a> Object<'a> {
 
     /// An optional boolean field.
     pub fn boolean(&self, key: &str, errors: &mut Errors) -> Option<bool> {
-        match self.get(key)? {
-            Value::Bool(b) => Some(*b),
-            other => {
+        let v = self.get(key)?;
+        match v.node() {
+            Node::Bool(b) => Some(b),
+            _ => {
                 errors.push(
                     self.path_of(key),
-                    format!("must be true or false (got {})", kind(other)),
+                    format!("must be true or false (got {})", v.kind()),
                 );
                 None
             }
@@ -143,10 +135,11 @@ impl<'a> Object<'a> {
         // sizeable part of validating a claim.
         let path = || self.path_of(key);
         let v = self.get(key)?;
-        let Some(n) = v.as_f64().filter(|_| v.is_number()) else {
-            errors.push(path(), format!("must be a whole number (got {})", kind(v)));
+        let Node::Number(n) = v.node() else {
+            errors.push(path(), format!("must be a whole number (got {})", v.kind()));
             return None;
         };
+        let n = n.as_f64();
         if n.fract() != 0.0 {
             errors.push(path(), format!("must be a whole number (got {n})"));
             return None;
@@ -162,17 +155,16 @@ impl<'a> Object<'a> {
     }
 
     /// An optional list field.
-    pub fn list(&self, key: &str, errors: &mut Errors) -> Option<&'a [Value]> {
-        match self.get(key)? {
-            Value::Array(items) => Some(items),
-            other => {
-                errors.push(
-                    self.path_of(key),
-                    format!("must be a list (got {})", kind(other)),
-                );
-                None
-            }
+    pub fn list(&self, key: &str, errors: &mut Errors) -> Option<&'a [N]> {
+        let v = self.get(key)?;
+        let list = v.as_list();
+        if list.is_none() {
+            errors.push(
+                self.path_of(key),
+                format!("must be a list (got {})", v.kind()),
+            );
         }
+        list
     }
 
     /// An optional list of strings.
@@ -188,27 +180,27 @@ impl<'a> Object<'a> {
 }
 
 /// [`as_string`], formatting the path only when there is a mistake to report.
-fn as_string_at<'a>(
-    value: &'a Value,
+fn as_string_at<'a, N: Tree>(
+    value: &'a N,
     path: impl FnOnce() -> String,
     errors: &mut Errors,
 ) -> Option<&'a str> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s),
+    match value.as_str() {
+        Some(s) if !s.is_empty() => Some(s),
         _ => as_string(value, &path(), errors),
     }
 }
 
 /// `value` as a non-empty string.
-pub fn as_string<'a>(value: &'a Value, path: &str, errors: &mut Errors) -> Option<&'a str> {
-    match value {
-        Value::String(s) if s.is_empty() => {
+pub fn as_string<'a, N: Tree>(value: &'a N, path: &str, errors: &mut Errors) -> Option<&'a str> {
+    match value.as_str() {
+        Some("") => {
             errors.push(path, "must not be empty");
             None
         }
-        Value::String(s) => Some(s),
-        other => {
-            errors.push(path, format!("must be a string (got {})", kind(other)));
+        Some(s) => Some(s),
+        None => {
+            errors.push(path, format!("must be a string (got {})", value.kind()));
             None
         }
     }
@@ -240,21 +232,6 @@ pub fn check_max_len(value: &str, max: usize, path: &str, errors: &mut Errors) -
         );
     }
     ok
-}
-
-/// Turns whole doubles into integers and drops nulls, so serde sees what validation saw.
-pub fn normalize(value: &Value) -> Value {
-    match value {
-        Value::Number(n) if n.is_f64() => n.as_f64().map_or(Value::Null, convert::number_to_json),
-        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), normalize(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 #[cfg(test)]
@@ -292,11 +269,5 @@ mod tests {
             errors.0[0].to_string(),
             "spec.sise: unknown field; expected one of: size"
         );
-    }
-
-    #[test]
-    fn normalize_makes_whole_doubles_integers_and_drops_nulls() {
-        let got = normalize(&json!({"a": 3.0, "b": null, "c": [1.5, 2.0]}));
-        assert_eq!(got, json!({"a": 3, "c": [1.5, 2]}));
     }
 }

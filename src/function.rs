@@ -11,23 +11,13 @@ use crate::{
     settings::{Output, Settings},
     spec::Spec,
     status,
+    tree::{Parts, Tree},
 };
 use serde_json::Value;
 use std::time::Duration;
 
 /// Reason of the Fatal result for invalid input.
 pub const REASON_INVALID: &str = "InvalidSpec";
-
-/// Every field of the observed XR the function reads: where the resources go, the spec, and
-/// the conditions of the previous reconcile. The rest (managed fields, annotations, status the
-/// function itself wrote) is not converted.
-const XR_READ_PATHS: &[&[&str]] = &[
-    &["metadata", "name"],
-    &["metadata", "namespace"],
-    &["metadata", "labels"],
-    &["spec"],
-    &["status", "conditions"],
-];
 
 /// A request that is not well formed; the server answers it with a gRPC error status.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -49,7 +39,7 @@ pub fn run(
         .as_ref()
         .and_then(|o| o.composite.as_ref())
         .and_then(|c| c.resource.as_ref())
-        .map(|xr| convert::select_to_json(xr, XR_READ_PATHS))
+        .map(Parts::of_struct)
         .ok_or(Malformed::NoObservedComposite)?;
 
     let mut rsp = RunFunctionResponse {
@@ -63,7 +53,7 @@ pub fn run(
     };
 
     let input = req.input.as_ref().map(convert::struct_to_json);
-    let (settings, spec, placement) = match inputs(&xr, input.as_ref()) {
+    let (settings, spec, placement) = match inputs(xr, input.as_ref()) {
         Ok(inputs) => inputs,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
@@ -79,7 +69,7 @@ pub fn run(
         .as_ref()
         .map(|o| status::observed_resources(&o.resources))
         .unwrap_or_default();
-    let report = status::report(&observed, &xr, settings.output, &placement);
+    let report = status::report(&observed, xr.status, settings.output, &placement);
 
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
@@ -100,13 +90,16 @@ pub fn run(
 
 /// Reads the Input, the spec and the placement from the observed XR, collecting every mistake
 /// in all three. The server and the offline CLI both decide validity here.
-pub fn inputs(
-    xr: &Value,
+pub fn inputs<N: Tree>(
+    xr: Parts<'_, N>,
     input: Option<&Value>,
 ) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
     let settings = Settings::from_input(input);
-    let spec = Spec::parse(xr.get("spec").unwrap_or(&Value::Null));
-    let placement = Placement::from_composite(xr);
+    let spec = match xr.spec {
+        Some(spec) => Spec::parse(spec),
+        None => Err(vec![FieldError::new("spec", "required")]),
+    };
+    let placement = Placement::from_metadata(xr.metadata);
     let mut errors: Vec<FieldError> = match (settings, spec, placement) {
         (Ok(settings), Ok(spec), Ok(placement)) => match check_output(&settings, &placement) {
             None => return Ok((settings, spec, placement)),

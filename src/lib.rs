@@ -20,4 +20,5 @@ pub mod server;
 pub mod settings;
 pub mod spec;
 pub mod status;
+pub mod tree;
 pub mod validate;

@@ -1,7 +1,6 @@
 //! Where the composed resources go: their name and namespace, read from the observed XR.
 
-use crate::field_error::FieldError;
-use serde_json::Value;
+use crate::{field_error::FieldError, tree::Tree};
 
 /// Label Crossplane sets on a claim's XR to the claim's name.
 pub const CLAIM_NAME_LABEL: &str = "crossplane.io/claim-name";
@@ -33,14 +32,14 @@ pub const MAX_SCALED_OBJECT_NAME: usize = 54;
 /// Suffix of the ScaledObject's name.
 pub const SCALER_SUFFIX: &str = "-scaler";
 
-fn text(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+fn text<N: Tree>(v: Option<&N>) -> Option<&str> {
+    v.and_then(Tree::as_str).filter(|s| !s.is_empty())
 }
 
 impl Placement {
-    /// Reads the placement from the observed XR, or says which field is missing or wrong.
-    pub fn from_composite(xr: &Value) -> Result<Self, Vec<FieldError>> {
-        let metadata = xr.get("metadata");
+    /// Reads the placement from the observed XR's metadata, or says which field is missing
+    /// or wrong.
+    pub fn from_metadata<N: Tree>(metadata: Option<&N>) -> Result<Self, Vec<FieldError>> {
         let labels = metadata.and_then(|m| m.get("labels"));
         let claim_name = text(labels.and_then(|l| l.get(CLAIM_NAME_LABEL)));
         let claim_namespace = text(labels.and_then(|l| l.get(CLAIM_NAMESPACE_LABEL)));

@@ -6,6 +6,7 @@ use crate::{
     function,
     placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
     proto::v1::{Resource, RunFunctionRequest, Severity, State, Status},
+    tree::Parts,
 };
 use serde_json::{json, Map, Value};
 use std::{collections::BTreeMap, time::Duration};
@@ -99,7 +100,7 @@ pub fn check(
     namespaced: bool,
 ) -> Result<(), Vec<FieldError>> {
     let xr = to_composite(document, namespaced)?;
-    function::inputs(&xr, input).map(|_| ())
+    function::inputs(Parts::of(&xr), input).map(|_| ())
 }
 
 /// Renders a claim or XR, with an optional function Input and observed composed resources

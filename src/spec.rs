@@ -4,6 +4,10 @@
 //! `nats.monitoringEndpoint`, `nats.account`) stay `Option` here and are resolved against the
 //! Input when composing; every other default lives in this file.
 
+use crate::{
+    field_error::FieldError,
+    tree::{self, Tree},
+};
 use serde::{Deserialize, Serialize};
 
 /// Built-in NATS client URL when neither the spec nor the Input names one.
@@ -215,15 +219,11 @@ impl Default for Scaling {
 
 impl Spec {
     /// Parses and validates a spec, returning every offending field at once.
-    pub fn parse(spec: &serde_json::Value) -> Result<Self, Vec<crate::field_error::FieldError>> {
+    pub fn parse<N: Tree>(spec: &N) -> Result<Self, Vec<FieldError>> {
         crate::validate::spec(spec)?;
-        let mut ours = crate::fields::normalize(spec);
-        if let Some(map) = ours.as_object_mut() {
-            map.retain(|k, _| !crate::validate::CROSSPLANE_SPEC_FIELDS.contains(&k.as_str()));
-        }
-        serde_json::from_value(ours)
+        tree::deserialize(spec, crate::validate::CROSSPLANE_SPEC_FIELDS)
             // Validation accepts only what deserialises; this is a guard, not a user path.
-            .map_err(|e| vec![crate::field_error::FieldError::new("spec", e.to_string())])
+            .map_err(|e| vec![FieldError::new("spec", e.to_string())])
     }
 
     /// Secrets mounted whole, in order: the five slots, then `secretRefs` with `envFrom: true`.

@@ -10,7 +10,9 @@ use crate::{
     placement::Placement,
     proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
     settings::Output,
+    tree::{Parts, Tree},
 };
+use prost_types::Value as PbValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -40,10 +42,10 @@ struct Observed {
     message: String,
 }
 
-/// Reads the observed resources and the observed XR into a report.
-pub fn report(
-    observed: &BTreeMap<String, Value>,
-    observed_xr: &Value,
+/// Reads the observed resources and the status of the observed XR into a report.
+pub fn report<N: Tree>(
+    observed: &BTreeMap<&str, Parts<'_, N>>,
+    xr_status: Option<&N>,
     output: Output,
     placement: &Placement,
 ) -> Report {
@@ -63,16 +65,16 @@ pub fn report(
         )),
     );
     let deployment = live(DEPLOYMENT);
-    if let Some(status) = deployment.and_then(|d| d.get("status")) {
+    if let Some(status) = deployment.and_then(|d| d.status) {
         for field in ["replicas", "readyReplicas", "availableReplicas"] {
-            let n = status.get(field).and_then(Value::as_i64).unwrap_or(0);
+            let n = status.get(field).and_then(Tree::as_i64).unwrap_or(0);
             report.status.insert(field.into(), json!(n));
         }
     }
     let scaler = live(SCALED_OBJECT);
     if let Some(scaler) = scaler {
-        let flag = |t: &str| is_true(scaler, t);
-        let message = condition(scaler, "Ready")
+        let flag = |t: &str| is_true(scaler.status, t);
+        let message = condition(scaler.status, "Ready")
             .map(|c| c.message)
             .unwrap_or_default();
         report.status.insert(
@@ -87,13 +89,13 @@ pub fn report(
         );
     }
 
-    let previous = |t: &str| condition_status(observed_xr, t);
+    let previous = |t: &str| condition_status(xr_status, t);
     for (kind, source, source_type, what) in [
         (DEPLOYMENT_AVAILABLE, deployment, "Available", "Deployment"),
         (SCALER_READY, scaler, "Ready", "ScaledObject"),
     ] {
         let now = match source {
-            Some(object) => condition(object, source_type).unwrap_or(Observed {
+            Some(object) => condition(object.status, source_type).unwrap_or(Observed {
                 status: Status::ConditionUnknown,
                 reason: "Pending".into(),
                 message: format!("the {what} reports no {source_type} condition yet"),
@@ -148,13 +150,13 @@ fn transition(
 }
 
 /// Whether one observed resource is ready, decided per kind.
-fn readiness(key: &str, resource: &Value, output: Output) -> Ready {
+fn readiness<N: Tree>(key: &str, resource: &Parts<'_, N>, output: Output) -> Ready {
     let ready = match output {
         // The readiness policy on each Object makes its Ready condition mean what it says.
-        Output::Objects => is_true(resource, "Ready"),
+        Output::Objects => is_true(resource.status, "Ready"),
         Output::Direct => match key {
             DEPLOYMENT => deployment_ready(resource),
-            SCALED_OBJECT => is_true(resource, "Ready"),
+            SCALED_OBJECT => is_true(resource.status, "Ready"),
             // Nothing to wait for once they exist.
             SERVICE | SERVICE_ACCOUNT => true,
             _ => false,
@@ -169,62 +171,69 @@ fn readiness(key: &str, resource: &Value, output: Output) -> Ready {
 
 /// Available, and every desired replica updated and available. The replica count is the
 /// observed one: KEDA's HPA sets it, not us.
-fn deployment_ready(deployment: &Value) -> bool {
-    let count = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
+fn deployment_ready<N: Tree>(deployment: &Parts<'_, N>) -> bool {
+    let count = |field: &str| {
+        deployment
+            .status
+            .and_then(|s| s.get(field))
+            .and_then(Tree::as_i64)
+            .unwrap_or(0)
+    };
     let desired = deployment
-        .get("spec")
+        .spec
         .and_then(|spec| spec.get("replicas"))
-        .and_then(Value::as_i64)
+        .and_then(Tree::as_i64)
         .unwrap_or(1);
-    let status = deployment.get("status");
-    is_true(deployment, "Available")
-        && count(status.and_then(|s| s.get("updatedReplicas"))) >= desired
-        && count(status.and_then(|s| s.get("availableReplicas"))) >= desired
+    is_true(deployment.status, "Available")
+        && count("updatedReplicas") >= desired
+        && count("availableReplicas") >= desired
 }
 
 /// The live object behind an observed resource.
-fn live_object(resource: &Value, output: Output) -> Option<&Value> {
+fn live_object<'a, N: Tree>(resource: &Parts<'a, N>, output: Output) -> Option<Parts<'a, N>> {
     match output {
-        Output::Objects => resource.get("status")?.get("atProvider")?.get("manifest"),
-        Output::Direct => Some(resource),
+        Output::Objects => resource
+            .status?
+            .get("atProvider")?
+            .get("manifest")
+            .map(Parts::of),
+        Output::Direct => Some(*resource),
     }
 }
 
-fn is_true(object: &Value, kind: &str) -> bool {
-    condition_status(object, kind) == Some(Status::ConditionTrue)
+fn is_true<N: Tree>(status: Option<&N>, kind: &str) -> bool {
+    condition_status(status, kind) == Some(Status::ConditionTrue)
 }
 
-/// The condition `kind` in `object.status.conditions`, as it is stored. Field by field rather
-/// than by JSON pointer, which allocates each segment; report() looks up a dozen conditions.
-fn find_condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
-    object
-        .get("status")?
+/// The condition `kind` in an object's `status.conditions`, as it is stored.
+fn find_condition<'a, N: Tree>(status: Option<&'a N>, kind: &str) -> Option<&'a N> {
+    status?
         .get("conditions")?
-        .as_array()?
+        .as_list()?
         .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+        .find(|c| c.get("type").and_then(Tree::as_str) == Some(kind))
 }
 
 /// The status of the condition `kind`, without copying its reason and message.
-fn condition_status(object: &Value, kind: &str) -> Option<Status> {
-    find_condition(object, kind).map(|found| parse_status(found.get("status")))
+fn condition_status<N: Tree>(status: Option<&N>, kind: &str) -> Option<Status> {
+    find_condition(status, kind).map(|found| parse_status(found.get("status")))
 }
 
-fn parse_status(status: Option<&Value>) -> Status {
-    match status.and_then(Value::as_str) {
+fn parse_status<N: Tree>(status: Option<&N>) -> Status {
+    match status.and_then(Tree::as_str) {
         Some("True") => Status::ConditionTrue,
         Some("False") => Status::ConditionFalse,
         _ => Status::ConditionUnknown,
     }
 }
 
-/// The condition `kind` in `object.status.conditions`.
-fn condition(object: &Value, kind: &str) -> Option<Observed> {
-    let found = find_condition(object, kind)?;
+/// The condition `kind` in an object's `status.conditions`.
+fn condition<N: Tree>(status: Option<&N>, kind: &str) -> Option<Observed> {
+    let found = find_condition(status, kind)?;
     let text = |k| {
         found
             .get(k)
-            .and_then(Value::as_str)
+            .and_then(Tree::as_str)
             .unwrap_or_default()
             .to_string()
     };
@@ -235,29 +244,17 @@ fn condition(object: &Value, kind: &str) -> Option<Observed> {
     })
 }
 
-/// Every field [`report`] reads from an observed resource, in either output flavour: the live
-/// Deployment's `spec.replicas` and `status`, and an Object's conditions and live object's
-/// status. An Object also echoes the whole desired manifest and the live one's spec, usually
-/// most of the request; leaving those out of the conversion keeps a reconcile cheap.
-const READ_PATHS: &[&[&str]] = &[
-    &["spec", "replicas"],
-    &["status", "conditions"],
-    &["status", "replicas"],
-    &["status", "updatedReplicas"],
-    &["status", "readyReplicas"],
-    &["status", "availableReplicas"],
-    &["status", "atProvider", "manifest", "status"],
-];
-
-/// Observed composed resources by key, as JSON holding the fields [`report`] reads.
-pub fn observed_resources(resources: &BTreeMap<String, Resource>) -> BTreeMap<String, Value> {
+/// Our observed composed resources by key, read where the request holds them.
+pub fn observed_resources(
+    resources: &BTreeMap<String, Resource>,
+) -> BTreeMap<&str, Parts<'_, PbValue>> {
     resources
         .iter()
         .filter(|(key, _)| KEYS.contains(&key.as_str()))
         .filter_map(|(key, r)| {
             r.resource
                 .as_ref()
-                .map(|s| (key.clone(), crate::convert::select_to_json(s, READ_PATHS)))
+                .map(|s| (key.as_str(), Parts::of_struct(s)))
         })
         .collect()
 }

@@ -9,9 +9,9 @@ use crate::{
         DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN, ENV_NAME_PATTERN, HOST_PORT_PATTERN,
         IMAGE_PATTERN, NATS_NAME_PATTERN, NATS_URL_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
     },
+    tree::Tree,
 };
 use regex::Regex;
-use serde_json::Value;
 use std::{collections::BTreeMap, sync::LazyLock};
 
 fn compiled(pattern: &str) -> Regex {
@@ -60,7 +60,7 @@ pub const CROSSPLANE_SPEC_FIELDS: &[&str] = &[
 const SIZES: [&str; 3] = ["small", "medium", "large"];
 
 /// Checks a whole spec; `Ok` means `serde` will accept it.
-pub fn spec(value: &Value) -> Result<(), Vec<FieldError>> {
+pub fn spec<N: Tree>(value: &N) -> Result<(), Vec<FieldError>> {
     let mut errors = Errors::default();
     if value.is_null() {
         errors.push("spec", "required");
@@ -78,7 +78,7 @@ pub fn spec(value: &Value) -> Result<(), Vec<FieldError>> {
     errors.finish(|| ())
 }
 
-fn check_spec(spec: &Object<'_>, errors: &mut Errors) {
+fn check_spec<N: Tree>(spec: &Object<'_, N>, errors: &mut Errors) {
     if let Some(image) = spec.required_string("image", errors) {
         check_pattern(
             image,
@@ -144,7 +144,7 @@ fn check_spec(spec: &Object<'_>, errors: &mut Errors) {
             init.strings("args", errors);
             let unset = |key| {
                 init.get(key)
-                    .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty))
+                    .is_none_or(|v| v.as_list().is_some_and(<[N]>::is_empty))
             };
             if unset("command") && unset("args") {
                 errors.push(
@@ -159,7 +159,7 @@ fn check_spec(spec: &Object<'_>, errors: &mut Errors) {
     }
 }
 
-fn check_nats(value: &Value, path: &str, errors: &mut Errors) {
+fn check_nats<N: Tree>(value: &N, path: &str, errors: &mut Errors) {
     let fields = [
         "url",
         "stream",
@@ -213,8 +213,8 @@ pub fn check_monitoring_endpoint(endpoint: &str, path: &str, errors: &mut Errors
     );
 }
 
-fn check_secret_ref(
-    item: &Value,
+fn check_secret_ref<N: Tree>(
+    item: &N,
     path: &str,
     env: &mut BTreeMap<String, String>,
     whole: &mut BTreeMap<String, String>,
@@ -316,7 +316,7 @@ fn secret_name(name: &str, path: &str, errors: &mut Errors) -> bool {
     ) && check_max_len(name, DNS1123_SUBDOMAIN_MAX, path, errors)
 }
 
-fn check_scaling(value: &Value, path: &str, errors: &mut Errors) {
+fn check_scaling<N: Tree>(value: &N, path: &str, errors: &mut Errors) {
     let fields = [
         "minReplicas",
         "maxReplicas",
