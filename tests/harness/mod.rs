@@ -4,13 +4,18 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+#[path = "../../benches/requests/mod.rs"]
+mod requests;
+
+pub use requests::{minimal_xr, resource};
+
 use clap::Parser;
 use function_event_driven_service::{
     cli::Cli,
     convert::json_to_struct,
     proto::v1::{
-        function_runner_service_client::FunctionRunnerServiceClient, RequestMeta, Resource,
-        RunFunctionRequest, State,
+        function_runner_service_client::FunctionRunnerServiceClient, Resource, RunFunctionRequest,
+        State,
     },
     server::{serve, ServeError, ServerConfig},
 };
@@ -46,47 +51,9 @@ pub const CLIENT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Upper bound on waiting for the child process: a hang fails the test instead of stalling it.
 const PROCESS_GUARD: Duration = Duration::from_secs(120);
 
-/// The observed XR of a minimal valid claim.
-pub fn claim_xr() -> Value {
-    json!({
-        "apiVersion": "platform.bizmatters.io/v1alpha1",
-        "kind": "XEventDrivenService",
-        "metadata": {
-            "name": "simple-worker-x7k2p",
-            "labels": {
-                "crossplane.io/claim-name": "simple-worker",
-                "crossplane.io/claim-namespace": "workers",
-            },
-        },
-        "spec": {
-            "image": "ghcr.io/org/simple-worker:v1.0.0",
-            "size": "small",
-            "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
-        },
-    })
-}
-
-/// A resource wrapping `value`.
-pub fn resource(value: &Value) -> Resource {
-    Resource {
-        resource: Some(json_to_struct(value)),
-        ..Default::default()
-    }
-}
-
-/// A minimal valid request for [`claim_xr`], as Crossplane sends it to the first pipeline step.
+/// A minimal valid request for [`minimal_xr`], as Crossplane sends it to the first pipeline step.
 pub fn request(tag: &str) -> RunFunctionRequest {
-    RunFunctionRequest {
-        meta: Some(RequestMeta {
-            tag: tag.to_string(),
-            ..Default::default()
-        }),
-        observed: Some(State {
-            composite: Some(resource(&claim_xr())),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    requests::request(tag, &minimal_xr())
 }
 
 /// [`request`] as a later pipeline step sees it: an earlier step left desired state and context.
