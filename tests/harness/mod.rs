@@ -7,8 +7,12 @@
 #[path = "../../benches/requests/mod.rs"]
 mod requests;
 
+mod raw_codec;
+
+pub use raw_codec::RawCodec;
 pub use requests::{minimal_xr, resource};
 
+use bytes::Bytes;
 use clap::Parser;
 use function_event_driven_service::{
     cli::Cli,
@@ -34,7 +38,6 @@ use std::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::{Channel, Endpoint},
     Status,
 };
@@ -170,47 +173,6 @@ pub fn v1beta1_client(
         .max_encoding_message_size(CLIENT_MAX_MESSAGE_SIZE)
 }
 
-/// Sends any bytes as a gRPC message, to reach the server's decoder with what no generated client
-/// would produce; answers are returned undecoded.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        bytes::BufMut::put_slice(dst, &item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let mut out = vec![0; bytes::Buf::remaining(src)];
-        bytes::Buf::copy_to_slice(src, &mut out);
-        Ok(Some(out))
-    }
-}
-
 /// Calls `path` with `body` as the raw message bytes.
 pub async fn call_raw(
     channel: Channel,
@@ -222,12 +184,12 @@ pub async fn call_raw(
         .await
         .map_err(|e| Status::unavailable(e.to_string()))?;
     grpc.unary(
-        tonic::Request::new(body),
+        tonic::Request::new(Bytes::from(body)),
         tonic::codegen::http::uri::PathAndQuery::from_static(path),
         RawCodec,
     )
     .await
-    .map(tonic::Response::into_inner)
+    .map(|answer| Vec::from(answer.into_inner()))
 }
 
 /// The binary running as a child process.
