@@ -12,6 +12,8 @@
 //! answer differed from the first one, 2 if it could not set the run up. BENCHMARKS.md has
 //! the figures.
 
+#[path = "../tests/harness/raw_codec.rs"]
+mod raw_codec;
 #[path = "../benches/requests/mod.rs"]
 mod requests;
 

@@ -1,60 +1,36 @@
 //! Table tests of `function::run`: each named case with a reason, each comparing the WHOLE
 //! response (as a reviewed snapshot under tests/snapshots/).
 
+// Only the minimal claim's XR and the request around it are used here, not the benchmarks' cases.
+#[allow(dead_code)]
+#[path = "../benches/requests/mod.rs"]
+mod requests;
+
 use function_event_driven_service::{
     convert,
     function::{run, Malformed},
-    proto::v1::{Ready, RequestMeta, Resource, RunFunctionRequest, RunFunctionResponse, State},
+    proto::v1::{Ready, Resource, RunFunctionRequest, RunFunctionResponse, State},
 };
 use prost::Message;
+use requests::resource;
 use serde_json::{json, Value};
 use std::{collections::BTreeMap, time::Duration};
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// The minimal claim's XR with `spec` in place of its own.
 fn claim_xr(spec: Value) -> Value {
-    json!({
-        "apiVersion": "platform.bizmatters.io/v1alpha1",
-        "kind": "XEventDrivenService",
-        "metadata": {
-            "name": "simple-worker-7x2kq",
-            "labels": {
-                "crossplane.io/claim-name": "simple-worker",
-                "crossplane.io/claim-namespace": "workers",
-                "crossplane.io/composite": "simple-worker-7x2kq",
-            },
-        },
-        "spec": spec,
-    })
+    let mut xr = requests::minimal_xr();
+    xr["spec"] = spec;
+    xr
 }
 
 fn minimal_spec() -> Value {
-    json!({
-        "image": "ghcr.io/org/simple-worker:v1.0.0",
-        "size": "small",
-        "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
-    })
-}
-
-fn resource(v: &Value) -> Resource {
-    Resource {
-        resource: Some(convert::json_to_struct(v)),
-        ..Default::default()
-    }
+    requests::minimal_xr()["spec"].take()
 }
 
 fn request(xr: Value) -> RunFunctionRequest {
-    RunFunctionRequest {
-        meta: Some(RequestMeta {
-            tag: "tag-1".into(),
-            ..Default::default()
-        }),
-        observed: Some(State {
-            composite: Some(resource(&xr)),
-            resources: BTreeMap::new(),
-        }),
-        ..Default::default()
-    }
+    requests::request("tag-1", &xr)
 }
 
 fn with_observed(mut req: RunFunctionRequest, observed: &[(&str, Value)]) -> RunFunctionRequest {

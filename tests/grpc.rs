@@ -103,7 +103,7 @@ async fn run_function_answers_the_same_whole_response_on_v1_and_v1beta1() {
             reason: "a user mistake is a Fatal result inside an OK response, not a gRPC error",
             request: {
                 let mut req = request_after_earlier_step("bad-spec");
-                let mut xr = harness::claim_xr();
+                let mut xr = harness::minimal_xr();
                 xr["spec"]["size"] = json!("gigantic");
                 req.observed = Some(State {
                     composite: Some(resource(&xr)),

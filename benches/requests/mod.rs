@@ -2,7 +2,8 @@
 //! Crossplane builds them: an observed XR carrying claim labels and a spec, observed
 //! provider-kubernetes Objects once the resources exist, and earlier steps' desired state.
 //!
-//! Shared by `benches/compose.rs` and `examples/loadgen.rs`, so both measure the same inputs.
+//! Shared by `benches/compose.rs` and `examples/loadgen.rs`, so both measure the same inputs,
+//! and by the tests, whose requests start from the same minimal claim XR.
 
 use function_event_driven_service::{
     compose::KEYS,
@@ -17,6 +18,12 @@ use std::{collections::BTreeMap, time::Duration};
 
 /// The TTL the server defaults to; the benchmarks call `run` with it as the server does.
 pub const TTL: Duration = Duration::from_secs(60);
+
+/// Tag of the requests the benchmarks and the load generator send.
+const TAG: &str = "benchmark";
+
+/// The XR of the minimal claim; the example users pass to `crossplane render`.
+const MINIMAL_XR: &str = include_str!("../../examples/xr.yaml");
 
 /// The claim with every field set; kept in step with the example users read.
 const FULL_CLAIM: &str = include_str!("../../examples/full-claim.yaml");
@@ -50,33 +57,18 @@ impl Case {
     /// The request of this case.
     pub fn request(self) -> RunFunctionRequest {
         match self {
-            Case::Minimal => request(minimal_xr()),
-            Case::Full => request(full_xr()),
+            Case::Minimal => request(TAG, &minimal_xr()),
+            Case::Full => request(TAG, &full_xr()),
             Case::Observed(secret_refs) => observed(with_secret_refs(full_xr(), secret_refs)),
-            Case::PassThrough => pass_through(request(minimal_xr()), PASS_THROUGH_BYTES),
+            Case::PassThrough => pass_through(request(TAG, &minimal_xr()), PASS_THROUGH_BYTES),
         }
     }
 }
 
 /// The observed XR of `examples/minimal-claim.yaml` as Crossplane creates it for the claim.
 pub fn minimal_xr() -> Value {
-    json!({
-        "apiVersion": "platform.bizmatters.io/v1alpha1",
-        "kind": "XEventDrivenService",
-        "metadata": {
-            "name": "simple-worker-x7k2p",
-            "labels": {
-                "crossplane.io/claim-name": "simple-worker",
-                "crossplane.io/claim-namespace": "workers",
-                "crossplane.io/composite": "simple-worker-x7k2p",
-            },
-        },
-        "spec": {
-            "image": "ghcr.io/org/simple-worker:v1.0.0",
-            "size": "small",
-            "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
-        },
-    })
+    serde_yaml::from_str(MINIMAL_XR)
+        .unwrap_or_else(|e| unreachable!("examples/xr.yaml is checked by the tests: {e}"))
 }
 
 /// The observed XR of `examples/full-claim.yaml`, labelled as Crossplane labels a claim's XR.
@@ -106,22 +98,23 @@ pub fn with_secret_refs(mut xr: Value, n: usize) -> Value {
     xr
 }
 
-/// A request for `xr` as the first pipeline step receives it.
-pub fn request(xr: Value) -> RunFunctionRequest {
+/// A request tagged `tag` for `xr`, as the first pipeline step receives it.
+pub fn request(tag: &str, xr: &Value) -> RunFunctionRequest {
     RunFunctionRequest {
         meta: Some(RequestMeta {
-            tag: "benchmark".into(),
+            tag: tag.to_string(),
             ..Default::default()
         }),
         observed: Some(State {
-            composite: Some(resource(&xr)),
+            composite: Some(resource(xr)),
             resources: BTreeMap::new(),
         }),
         ..Default::default()
     }
 }
 
-fn resource(value: &Value) -> Resource {
+/// A resource wrapping `value`.
+pub fn resource(value: &Value) -> Resource {
     Resource {
         resource: Some(json_to_struct(value)),
         ..Default::default()
@@ -133,7 +126,7 @@ fn resource(value: &Value) -> Resource {
 /// `status.atProvider.manifest`, and the XR carrying the conditions of the previous reconcile.
 /// Observed state therefore grows with the claim, as it does in a cluster.
 pub fn observed(mut xr: Value) -> RunFunctionRequest {
-    let desired = function::run(&request(xr.clone()), TTL)
+    let desired = function::run(&request(TAG, &xr), TTL)
         .ok()
         .and_then(|rsp| rsp.desired)
         .unwrap_or_default();
@@ -146,7 +139,7 @@ pub fn observed(mut xr: Value) -> RunFunctionRequest {
             {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
         ],
     });
-    let mut req = request(xr);
+    let mut req = request(TAG, &xr);
     let observed = req.observed.get_or_insert_with(State::default);
     for key in KEYS {
         let Some(mut object) = desired

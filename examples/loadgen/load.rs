@@ -4,18 +4,16 @@
 //! expected ones instead of decoding them: on a two-core machine the clients share the CPU with
 //! the server, and the less they spend per call, the more the figures say about the server.
 
-use crate::child::cpu_time;
-use bytes::{Buf, BufMut, Bytes};
+use crate::{child::cpu_time, raw_codec::RawCodec};
+use bytes::Bytes;
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 use tonic::{
     client::Grpc,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     codegen::http::uri::PathAndQuery,
     transport::{Channel, Endpoint},
-    Status,
 };
 
 /// gRPC path of RunFunction in the v1 package.
@@ -24,45 +22,6 @@ const RUN_FUNCTION: &str = "/apiextensions.fn.proto.v1.FunctionRunnerService/Run
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message either way, as the server's default receive limit.
 pub const MAX_MESSAGE: usize = function_event_driven_service::cli::DEFAULT_MAX_RECV_MESSAGE_SIZE;
-
-/// Moves already-encoded messages as they are.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        let len = src.remaining();
-        Ok(Some(src.copy_to_bytes(len)))
-    }
-}
 
 /// A plaintext HTTP/2 connection to `addr`.
 pub async fn connect(addr: SocketAddr) -> Result<Channel, String> {

@@ -2,29 +2,19 @@
 
 import base64
 import copy
+import pathlib
 
 import grpc
 import pytest
+import yaml
 from google.protobuf import json_format
 
 COMPOSED_KEYS = {"serviceaccount", "deployment", "service", "scaledobject"}
 
-CLAIM_XR = {
-    "apiVersion": "platform.bizmatters.io/v1alpha1",
-    "kind": "XEventDrivenService",
-    "metadata": {
-        "name": "simple-worker-x7k2p",
-        "labels": {
-            "crossplane.io/claim-name": "simple-worker",
-            "crossplane.io/claim-namespace": "workers",
-        },
-    },
-    "spec": {
-        "image": "ghcr.io/org/simple-worker:v1.0.0",
-        "size": "small",
-        "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
-    },
-}
+# The XR Crossplane creates for examples/minimal-claim.yaml; the Rust tests start from it too.
+CLAIM_XR = yaml.safe_load(
+    (pathlib.Path(__file__).resolve().parents[2] / "examples" / "xr.yaml").read_text()
+)
 
 EARLIER_RESOURCE = {
     "resource": {"apiVersion": "v1", "kind": "ConfigMap", "data": {"owner": "earlier-step"}},

@@ -4,13 +4,22 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+#[path = "../../benches/requests/mod.rs"]
+mod requests;
+
+mod raw_codec;
+
+pub use raw_codec::RawCodec;
+pub use requests::{minimal_xr, resource};
+
+use bytes::Bytes;
 use clap::Parser;
 use function_event_driven_service::{
     cli::Cli,
     convert::json_to_struct,
     proto::v1::{
-        function_runner_service_client::FunctionRunnerServiceClient, RequestMeta, Resource,
-        RunFunctionRequest, State,
+        function_runner_service_client::FunctionRunnerServiceClient, Resource, RunFunctionRequest,
+        State,
     },
     server::{serve, ServeError, ServerConfig},
 };
@@ -29,7 +38,6 @@ use std::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::{Channel, Endpoint},
     Status,
 };
@@ -46,47 +54,9 @@ pub const CLIENT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Upper bound on waiting for the child process: a hang fails the test instead of stalling it.
 const PROCESS_GUARD: Duration = Duration::from_secs(120);
 
-/// The observed XR of a minimal valid claim.
-pub fn claim_xr() -> Value {
-    json!({
-        "apiVersion": "platform.bizmatters.io/v1alpha1",
-        "kind": "XEventDrivenService",
-        "metadata": {
-            "name": "simple-worker-x7k2p",
-            "labels": {
-                "crossplane.io/claim-name": "simple-worker",
-                "crossplane.io/claim-namespace": "workers",
-            },
-        },
-        "spec": {
-            "image": "ghcr.io/org/simple-worker:v1.0.0",
-            "size": "small",
-            "nats": {"stream": "SIMPLE_JOBS", "consumer": "simple-workers"},
-        },
-    })
-}
-
-/// A resource wrapping `value`.
-pub fn resource(value: &Value) -> Resource {
-    Resource {
-        resource: Some(json_to_struct(value)),
-        ..Default::default()
-    }
-}
-
-/// A minimal valid request for [`claim_xr`], as Crossplane sends it to the first pipeline step.
+/// A minimal valid request for [`minimal_xr`], as Crossplane sends it to the first pipeline step.
 pub fn request(tag: &str) -> RunFunctionRequest {
-    RunFunctionRequest {
-        meta: Some(RequestMeta {
-            tag: tag.to_string(),
-            ..Default::default()
-        }),
-        observed: Some(State {
-            composite: Some(resource(&claim_xr())),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    requests::request(tag, &minimal_xr())
 }
 
 /// [`request`] as a later pipeline step sees it: an earlier step left desired state and context.
@@ -203,47 +173,6 @@ pub fn v1beta1_client(
         .max_encoding_message_size(CLIENT_MAX_MESSAGE_SIZE)
 }
 
-/// Sends any bytes as a gRPC message, to reach the server's decoder with what no generated client
-/// would produce; answers are returned undecoded.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        bytes::BufMut::put_slice(dst, &item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let mut out = vec![0; bytes::Buf::remaining(src)];
-        bytes::Buf::copy_to_slice(src, &mut out);
-        Ok(Some(out))
-    }
-}
-
 /// Calls `path` with `body` as the raw message bytes.
 pub async fn call_raw(
     channel: Channel,
@@ -255,12 +184,12 @@ pub async fn call_raw(
         .await
         .map_err(|e| Status::unavailable(e.to_string()))?;
     grpc.unary(
-        tonic::Request::new(body),
+        tonic::Request::new(Bytes::from(body)),
         tonic::codegen::http::uri::PathAndQuery::from_static(path),
         RawCodec,
     )
     .await
-    .map(tonic::Response::into_inner)
+    .map(|answer| Vec::from(answer.into_inner()))
 }
 
 /// The binary running as a child process.
