@@ -4,6 +4,7 @@
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
 //! offline CLI are thin layers over it.
 
+pub mod cache;
 pub mod cli;
 pub mod compose;
 pub mod convert;
