@@ -104,19 +104,27 @@ pub fn json_to_struct(v: &Value) -> Struct {
     }
 }
 
-/// Why a value has no `Struct` form; only map keys that are not strings or numbers cause it.
+/// Why a value does not have the shape asked for: a map key that is neither a string nor a
+/// number when serialising into a `Struct`, a field of the wrong type when deserialising a
+/// [`Tree`](crate::tree::Tree).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SerializeError(String);
+pub struct ShapeError(String);
 
-impl fmt::Display for SerializeError {
+impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for SerializeError {}
+impl std::error::Error for ShapeError {}
 
-impl ser::Error for SerializeError {
+impl ser::Error for ShapeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
+
+impl serde::de::Error for ShapeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         Self(msg.to_string())
     }
@@ -124,7 +132,7 @@ impl ser::Error for SerializeError {
 
 /// Serialises `value` into a protobuf `Struct`; anything but a map or struct becomes an empty
 /// one, as in [`json_to_struct`].
-pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, SerializeError> {
+pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, ShapeError> {
     Ok(match value.serialize(ValueSerializer)?.kind {
         Some(Kind::StructValue(s)) => s,
         _ => Struct::default(),
@@ -133,7 +141,7 @@ pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, SerializeEr
 
 /// Serialises `value` into a protobuf `Value`, with serde_json's data model: integers become
 /// doubles, non-finite floats and `None` become null, enum variants are externally tagged.
-pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<PbValue, SerializeError> {
+pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<PbValue, ShapeError> {
     value.serialize(ValueSerializer)
 }
 
@@ -167,7 +175,7 @@ struct ValueSerializer;
 #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
 impl ser::Serializer for ValueSerializer {
     type Ok = PbValue;
-    type Error = SerializeError;
+    type Error = ShapeError;
     type SerializeSeq = SeqBuilder;
     type SerializeTuple = SeqBuilder;
     type SerializeTupleStruct = SeqBuilder;
@@ -176,60 +184,60 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStruct = MapBuilder;
     type SerializeStructVariant = MapBuilder;
 
-    fn serialize_bool(self, v: bool) -> Result<PbValue, SerializeError> {
+    fn serialize_bool(self, v: bool) -> Result<PbValue, ShapeError> {
         Ok(pb(Kind::BoolValue(v)))
     }
-    fn serialize_i8(self, v: i8) -> Result<PbValue, SerializeError> {
+    fn serialize_i8(self, v: i8) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_i16(self, v: i16) -> Result<PbValue, SerializeError> {
+    fn serialize_i16(self, v: i16) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_i32(self, v: i32) -> Result<PbValue, SerializeError> {
+    fn serialize_i32(self, v: i32) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_i64(self, v: i64) -> Result<PbValue, SerializeError> {
+    fn serialize_i64(self, v: i64) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_u8(self, v: u8) -> Result<PbValue, SerializeError> {
+    fn serialize_u8(self, v: u8) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_u16(self, v: u16) -> Result<PbValue, SerializeError> {
+    fn serialize_u16(self, v: u16) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_u32(self, v: u32) -> Result<PbValue, SerializeError> {
+    fn serialize_u32(self, v: u32) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_u64(self, v: u64) -> Result<PbValue, SerializeError> {
+    fn serialize_u64(self, v: u64) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_f32(self, v: f32) -> Result<PbValue, SerializeError> {
+    fn serialize_f32(self, v: f32) -> Result<PbValue, ShapeError> {
         Ok(number(v as f64))
     }
-    fn serialize_f64(self, v: f64) -> Result<PbValue, SerializeError> {
+    fn serialize_f64(self, v: f64) -> Result<PbValue, ShapeError> {
         Ok(number(v))
     }
-    fn serialize_char(self, v: char) -> Result<PbValue, SerializeError> {
+    fn serialize_char(self, v: char) -> Result<PbValue, ShapeError> {
         Ok(pb(Kind::StringValue(v.to_string())))
     }
-    fn serialize_str(self, v: &str) -> Result<PbValue, SerializeError> {
+    fn serialize_str(self, v: &str) -> Result<PbValue, ShapeError> {
         Ok(pb(Kind::StringValue(v.to_string())))
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<PbValue, SerializeError> {
+    fn serialize_bytes(self, v: &[u8]) -> Result<PbValue, ShapeError> {
         // serde_json writes bytes as a list of numbers.
         let values = v.iter().map(|b| number(*b as f64)).collect();
         Ok(pb(Kind::ListValue(ListValue { values })))
     }
-    fn serialize_none(self) -> Result<PbValue, SerializeError> {
+    fn serialize_none(self) -> Result<PbValue, ShapeError> {
         Ok(null())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<PbValue, SerializeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<PbValue, ShapeError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<PbValue, SerializeError> {
+    fn serialize_unit(self) -> Result<PbValue, ShapeError> {
         Ok(null())
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<PbValue, SerializeError> {
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<PbValue, ShapeError> {
         Ok(null())
     }
     fn serialize_unit_variant(
@@ -237,14 +245,14 @@ impl ser::Serializer for ValueSerializer {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<PbValue, SerializeError> {
+    ) -> Result<PbValue, ShapeError> {
         Ok(pb(Kind::StringValue(variant.to_string())))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<PbValue, SerializeError> {
+    ) -> Result<PbValue, ShapeError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -253,23 +261,23 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<PbValue, SerializeError> {
+    ) -> Result<PbValue, ShapeError> {
         Ok(tagged(variant, value.serialize(self)?))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, SerializeError> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ShapeError> {
         Ok(SeqBuilder {
             variant: None,
             values: Vec::with_capacity(len.unwrap_or_default()),
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, SerializeError> {
+    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, ShapeError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<SeqBuilder, SerializeError> {
+    ) -> Result<SeqBuilder, ShapeError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -278,20 +286,16 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<SeqBuilder, SerializeError> {
+    ) -> Result<SeqBuilder, ShapeError> {
         Ok(SeqBuilder {
             variant: Some(variant),
             values: Vec::with_capacity(len),
         })
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, SerializeError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, ShapeError> {
         Ok(MapBuilder::default())
     }
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<MapBuilder, SerializeError> {
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<MapBuilder, ShapeError> {
         Ok(MapBuilder::default())
     }
     fn serialize_struct_variant(
@@ -300,7 +304,7 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<MapBuilder, SerializeError> {
+    ) -> Result<MapBuilder, ShapeError> {
         Ok(MapBuilder {
             variant: Some(variant),
             ..MapBuilder::default()
@@ -314,7 +318,7 @@ struct SeqBuilder {
 }
 
 impl SeqBuilder {
-    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerializeError> {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         self.values.push(value.serialize(ValueSerializer)?);
         Ok(())
     }
@@ -332,50 +336,44 @@ impl SeqBuilder {
 
 impl ser::SerializeSeq for SeqBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), SerializeError> {
+    type Error = ShapeError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         self.push(value)
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeTuple for SeqBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), SerializeError> {
+    type Error = ShapeError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         self.push(value)
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeTupleStruct for SeqBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerializeError> {
+    type Error = ShapeError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         self.push(value)
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeTupleVariant for SeqBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerializeError> {
+    type Error = ShapeError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         self.push(value)
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
@@ -401,52 +399,52 @@ impl MapBuilder {
 
 impl ser::SerializeMap for MapBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerializeError> {
+    type Error = ShapeError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ShapeError> {
         self.key = Some(key.serialize(KeySerializer)?);
         Ok(())
     }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerializeError> {
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
         let key = self
             .key
             .take()
-            .ok_or_else(|| SerializeError("map value without a key".into()))?;
+            .ok_or_else(|| ShapeError("map value without a key".into()))?;
         self.fields.insert(key, value.serialize(ValueSerializer)?);
         Ok(())
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeStruct for MapBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
+    type Error = ShapeError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), SerializeError> {
+    ) -> Result<(), ShapeError> {
         self.fields
             .insert(key.to_string(), value.serialize(ValueSerializer)?);
         Ok(())
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeStructVariant for MapBuilder {
     type Ok = PbValue;
-    type Error = SerializeError;
+    type Error = ShapeError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), SerializeError> {
+    ) -> Result<(), ShapeError> {
         ser::SerializeStruct::serialize_field(self, key, value)
     }
-    fn end(self) -> Result<PbValue, SerializeError> {
+    fn end(self) -> Result<PbValue, ShapeError> {
         Ok(self.finish())
     }
 }
@@ -455,75 +453,75 @@ impl ser::SerializeStructVariant for MapBuilder {
 /// serde_json; anything else has no key form.
 struct KeySerializer;
 
-fn not_a_key<T>(what: &str) -> Result<T, SerializeError> {
-    Err(SerializeError(format!(
+fn not_a_key<T>(what: &str) -> Result<T, ShapeError> {
+    Err(ShapeError(format!(
         "a map key must be a string, not {what}"
     )))
 }
 
 impl ser::Serializer for KeySerializer {
     type Ok = String;
-    type Error = SerializeError;
-    type SerializeSeq = ser::Impossible<String, SerializeError>;
-    type SerializeTuple = ser::Impossible<String, SerializeError>;
-    type SerializeTupleStruct = ser::Impossible<String, SerializeError>;
-    type SerializeTupleVariant = ser::Impossible<String, SerializeError>;
-    type SerializeMap = ser::Impossible<String, SerializeError>;
-    type SerializeStruct = ser::Impossible<String, SerializeError>;
-    type SerializeStructVariant = ser::Impossible<String, SerializeError>;
+    type Error = ShapeError;
+    type SerializeSeq = ser::Impossible<String, ShapeError>;
+    type SerializeTuple = ser::Impossible<String, ShapeError>;
+    type SerializeTupleStruct = ser::Impossible<String, ShapeError>;
+    type SerializeTupleVariant = ser::Impossible<String, ShapeError>;
+    type SerializeMap = ser::Impossible<String, ShapeError>;
+    type SerializeStruct = ser::Impossible<String, ShapeError>;
+    type SerializeStructVariant = ser::Impossible<String, ShapeError>;
 
-    fn serialize_str(self, v: &str) -> Result<String, SerializeError> {
+    fn serialize_str(self, v: &str) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_char(self, v: char) -> Result<String, SerializeError> {
+    fn serialize_char(self, v: char) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_bool(self, v: bool) -> Result<String, SerializeError> {
+    fn serialize_bool(self, v: bool) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<String, SerializeError> {
+    fn serialize_i8(self, v: i8) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_i16(self, v: i16) -> Result<String, SerializeError> {
+    fn serialize_i16(self, v: i16) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_i32(self, v: i32) -> Result<String, SerializeError> {
+    fn serialize_i32(self, v: i32) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_i64(self, v: i64) -> Result<String, SerializeError> {
+    fn serialize_i64(self, v: i64) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_u8(self, v: u8) -> Result<String, SerializeError> {
+    fn serialize_u8(self, v: u8) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_u16(self, v: u16) -> Result<String, SerializeError> {
+    fn serialize_u16(self, v: u16) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_u32(self, v: u32) -> Result<String, SerializeError> {
+    fn serialize_u32(self, v: u32) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_u64(self, v: u64) -> Result<String, SerializeError> {
+    fn serialize_u64(self, v: u64) -> Result<String, ShapeError> {
         Ok(v.to_string())
     }
-    fn serialize_f32(self, _v: f32) -> Result<String, SerializeError> {
+    fn serialize_f32(self, _v: f32) -> Result<String, ShapeError> {
         not_a_key("a float")
     }
-    fn serialize_f64(self, _v: f64) -> Result<String, SerializeError> {
+    fn serialize_f64(self, _v: f64) -> Result<String, ShapeError> {
         not_a_key("a float")
     }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<String, SerializeError> {
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String, ShapeError> {
         not_a_key("bytes")
     }
-    fn serialize_none(self) -> Result<String, SerializeError> {
+    fn serialize_none(self) -> Result<String, ShapeError> {
         not_a_key("null")
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, SerializeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, ShapeError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<String, SerializeError> {
+    fn serialize_unit(self) -> Result<String, ShapeError> {
         not_a_key("null")
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, SerializeError> {
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, ShapeError> {
         not_a_key("null")
     }
     fn serialize_unit_variant(
@@ -531,14 +529,14 @@ impl ser::Serializer for KeySerializer {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<String, SerializeError> {
+    ) -> Result<String, ShapeError> {
         Ok(variant.to_string())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<String, SerializeError> {
+    ) -> Result<String, ShapeError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -547,20 +545,20 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _value: &T,
-    ) -> Result<String, SerializeError> {
+    ) -> Result<String, ShapeError> {
         not_a_key("an enum variant with data")
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, SerializeError> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, ShapeError> {
         not_a_key("a list")
     }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerializeError> {
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, ShapeError> {
         not_a_key("a tuple")
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, SerializeError> {
+    ) -> Result<Self::SerializeTupleStruct, ShapeError> {
         not_a_key("a tuple")
     }
     fn serialize_tuple_variant(
@@ -569,17 +567,17 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, SerializeError> {
+    ) -> Result<Self::SerializeTupleVariant, ShapeError> {
         not_a_key("an enum variant with data")
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerializeError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, ShapeError> {
         not_a_key("a map")
     }
     fn serialize_struct(
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeStruct, SerializeError> {
+    ) -> Result<Self::SerializeStruct, ShapeError> {
         not_a_key("a struct")
     }
     fn serialize_struct_variant(
@@ -588,7 +586,7 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeStructVariant, SerializeError> {
+    ) -> Result<Self::SerializeStructVariant, ShapeError> {
         not_a_key("an enum variant with data")
     }
 }

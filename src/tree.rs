@@ -7,13 +7,13 @@
 //! null field is an absent one, and a whole double (all numbers in a protobuf `Struct` are
 //! doubles) is an integer.
 
+use crate::convert::ShapeError;
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
     self, value::StrDeserializer, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess,
     SeqAccess, Visitor,
 };
 use serde_json::Value;
-use std::fmt;
 
 /// Largest magnitude a double can hold with every integer below it exact (2^53).
 pub const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
@@ -225,31 +225,13 @@ impl<'a> Parts<'a, PbValue> {
     }
 }
 
-/// Why a tree does not fit the type asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeError(String);
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DeError {}
-
-impl de::Error for DeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError(msg.to_string())
-    }
-}
-
 /// Deserialises `tree` into `T`, leaving out the top-level fields named in `skip` (fields that
 /// belong to someone else, such as Crossplane's own in an XR's spec). Null fields count as
 /// absent and whole numbers as integers, at every depth.
 pub fn deserialize<'de, N: Tree, T: de::Deserialize<'de>>(
     tree: &'de N,
     skip: &'de [&'de str],
-) -> Result<T, DeError> {
+) -> Result<T, ShapeError> {
     T::deserialize(TreeDeserializer { tree, skip })
 }
 
@@ -266,9 +248,9 @@ impl<'de, N: Tree> TreeDeserializer<'de, N> {
 }
 
 impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
-    type Error = DeError;
+    type Error = ShapeError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ShapeError> {
         match self.tree.node() {
             Node::Null => visitor.visit_unit(),
             Node::Bool(b) => visitor.visit_bool(b),
@@ -287,7 +269,7 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
         }
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ShapeError> {
         if self.tree.is_null() {
             visitor.visit_none()
         } else {
@@ -300,11 +282,11 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
         _name: &'static str,
         _variants: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, DeError> {
+    ) -> Result<V::Value, ShapeError> {
         // Only unit variants are spelled in documents (`size: small`).
         match self.tree.node() {
             Node::String(s) => {
-                let variant: StrDeserializer<'_, DeError> = s.into_deserializer();
+                let variant: StrDeserializer<'_, ShapeError> = s.into_deserializer();
                 visitor.visit_enum(variant)
             }
             _ => Err(de::Error::invalid_type(
@@ -324,12 +306,12 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
 struct Items<I>(I);
 
 impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<I> {
-    type Error = DeError;
+    type Error = ShapeError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
-    ) -> Result<Option<S::Value>, DeError> {
+    ) -> Result<Option<S::Value>, ShapeError> {
         self.0
             .next()
             .map(|item| seed.deserialize(TreeDeserializer::below(item)))
@@ -347,12 +329,12 @@ struct Fields<'de, N, I> {
 impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
     for Fields<'de, N, I>
 {
-    type Error = DeError;
+    type Error = ShapeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    ) -> Result<Option<K::Value>, ShapeError> {
         let skip = self.skip;
         let Some((key, value)) = self
             .entries
@@ -361,11 +343,14 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             return Ok(None);
         };
         self.value = Some(value);
-        let key: StrDeserializer<'_, DeError> = key.into_deserializer();
+        let key: StrDeserializer<'_, ShapeError> = key.into_deserializer();
         seed.deserialize(key).map(Some)
     }
 
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, ShapeError> {
         let value = self
             .value
             .take()
