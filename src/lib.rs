@@ -2,7 +2,8 @@
 //! Service, ServiceAccount and KEDA ScaledObject of a NATS JetStream worker.
 //!
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
-//! offline CLI are thin layers over it.
+//! offline CLI are thin layers over it. The server calls it through [`function::run_cached`],
+//! which answers the same while reusing what an unchanged XR composed to last time.
 
 pub mod cache;
 pub mod cli;
