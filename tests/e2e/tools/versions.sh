@@ -1,0 +1,23 @@
+# The pinned upstream tools of the end-to-end tests, and where they are cached. Sourced by
+# build.sh and by every script that runs a tool; a new version gets a new file name, so the
+# cache never serves a stale build.
+CROSSPLANE_CLI_VERSION=v2.5.0
+CROSSPLANE_CORE_VERSION=v2.3.4
+NATS_SERVER_VERSION=v2.11.9
+KEDA_VERSION=v2.18.0
+
+TOOLS_BIN="${E2E_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/function-event-driven-service/tools}"
+ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe)
+
+# The cached file of a tool: its name and pinned version.
+tool_file() {
+  case "$1" in
+    crossplane) echo "crossplane-cli-$CROSSPLANE_CLI_VERSION" ;;
+    crossplane-core) echo "crossplane-core-$CROSSPLANE_CORE_VERSION" ;;
+    nats-server) echo "nats-server-$NATS_SERVER_VERSION" ;;
+    # Our probe is rebuilt whenever its source changes.
+    keda-nats-probe) echo "keda-nats-probe-$KEDA_VERSION-$(cat "$(dirname "${BASH_SOURCE[0]}")"/keda-nats-probe/*.go "$(dirname "${BASH_SOURCE[0]}")"/keda-nats-probe/go.sum 2>/dev/null | sha256sum | cut -c1-12)" ;;
+    *) echo "$1" ;;
+  esac
+}
+tool_path() { echo "$TOOLS_BIN/$(tool_file "$1")"; }
