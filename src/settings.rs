@@ -103,6 +103,8 @@ pub struct Settings {
     pub nats_monitoring_endpoint: String,
     /// NATS account when the spec has none.
     pub nats_account: String,
+    /// NATS account ID when the spec has none.
+    pub nats_account_id: Option<String>,
     /// What each size means.
     pub sizes: SizeTable,
     /// Response TTL; `None` keeps the server's `--ttl`.
@@ -120,6 +122,7 @@ impl Default for Settings {
             nats_url: DEFAULT_NATS_URL.into(),
             nats_monitoring_endpoint: DEFAULT_MONITORING_ENDPOINT.into(),
             nats_account: DEFAULT_NATS_ACCOUNT.into(),
+            nats_account_id: None,
             sizes: SizeTable::default(),
             ttl: None,
         }
@@ -202,7 +205,7 @@ impl Settings {
             }
         }
         if let Some(nats) = obj.get("nats") {
-            let fields = ["url", "monitoringEndpoint", "account"];
+            let fields = ["url", "monitoringEndpoint", "account", "accountID"];
             if let Some(nats) = object(nats, &obj.path_of("nats"), &fields, &mut errors) {
                 if let Some(url) = nats.string("url", &mut errors) {
                     validate::check_nats_url(url, &nats.path_of("url"), &mut errors);
@@ -218,6 +221,9 @@ impl Settings {
                 }
                 if let Some(account) = nats.string("account", &mut errors) {
                     settings.nats_account = account.to_string();
+                }
+                if let Some(id) = nats.string("accountID", &mut errors) {
+                    settings.nats_account_id = Some(id.to_string());
                 }
             }
         }
@@ -363,7 +369,7 @@ mod tests {
             "apiVersion": INPUT_API_VERSION, "kind": "Input",
             "providerConfigRef": {"name": "in-cluster", "kind": "ProviderConfig"},
             "output": "Direct",
-            "nats": {"url": "tls://nats.prod:4222", "monitoringEndpoint": "nats-mon.prod:8222", "account": "APP"},
+            "nats": {"url": "tls://nats.prod:4222", "monitoringEndpoint": "nats-mon.prod:8222", "account": "APP", "accountID": "ACCT"},
             "sizes": {"small": {"cpuRequest": "100m", "cpuLimit": "1", "memoryRequest": "256Mi", "memoryLimit": "1Gi"}},
             "ttl": "5m",
         });
@@ -378,6 +384,7 @@ mod tests {
             nats_url: "tls://nats.prod:4222".into(),
             nats_monitoring_endpoint: "nats-mon.prod:8222".into(),
             nats_account: "APP".into(),
+            nats_account_id: Some("ACCT".into()),
             sizes: SizeTable {
                 small: preset("100m", "1", "256Mi", "1Gi"),
                 ..defaults

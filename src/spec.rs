@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_NATS_URL: &str = "nats://nats.nats.svc:4222";
 /// Built-in NATS monitoring endpoint: the headless service, which the clustered scaler needs.
 pub const DEFAULT_MONITORING_ENDPOINT: &str = "nats-headless.nats.svc.cluster.local:8222";
-/// Built-in NATS account queried by the scaler.
-pub const DEFAULT_NATS_ACCOUNT: &str = "$SYS";
+/// Built-in NATS account queried by the scaler: the global account, which holds every stream of
+/// a server without configured accounts (JetStream cannot run in the system account `$SYS`).
+pub const DEFAULT_NATS_ACCOUNT: &str = "$G";
 
 /// An image reference with a tag, a digest or both; a bare repository is refused because
 /// it silently means `:latest`.
@@ -105,9 +106,12 @@ pub struct Nats {
     /// `host:port` of the NATS monitoring port the scaler polls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring_endpoint: Option<String>,
-    /// NATS account of the stream.
+    /// NATS account of the stream, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// NATS account of the stream, by ID (a public key in operator/JWT deployments).
+    #[serde(default, rename = "accountID", skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// Whether the scaler polls the monitoring endpoint over HTTPS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_https: Option<bool>,

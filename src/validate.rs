@@ -166,6 +166,7 @@ fn check_nats<N: Tree>(value: &N, path: &str, errors: &mut Errors) {
         "consumer",
         "monitoringEndpoint",
         "account",
+        "accountID",
         "useHttps",
     ];
     let Some(nats) = object(value, path, &fields, errors) else {
@@ -189,6 +190,7 @@ fn check_nats<N: Tree>(value: &N, path: &str, errors: &mut Errors) {
         check_monitoring_endpoint(endpoint, &nats.path_of("monitoringEndpoint"), errors);
     }
     nats.string("account", errors);
+    nats.string("accountID", errors);
     nats.boolean("useHttps", errors);
 }
 

@@ -353,6 +353,15 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "nats_account_id",
+            reason: "an operator (JWT) deployment names the account by its public key: KEDA gets accountID",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["accountID"] = json!("ACSU3Q6LTLBVLGAQUONAGXJHVNWGSKKAUA7IY5TB4Z7PLEKSR5O6JTGR");
+                request(claim_xr(spec))
+            },
+        },
+        Case {
             name: "bad_input",
             reason: "Input mistakes are a Fatal naming the Input field",
             req: {

@@ -295,6 +295,7 @@ fn full_input() -> Value {
             "url": "tls://nats.prod.svc:4222",
             "monitoringEndpoint": "nats-mon.prod.svc:8222",
             "account": "APP",
+            "accountID": "ACCT",
         },
         "sizes": {
             "small": row("100m", "128Mi"),
@@ -333,6 +334,10 @@ fn the_settings_parser_reads_every_field_of_the_input_crd() {
             got.nats_monitoring_endpoint == default.nats_monitoring_endpoint,
         ),
         ("nats.account", got.nats_account == default.nats_account),
+        (
+            "nats.accountID",
+            got.nats_account_id == default.nats_account_id,
+        ),
         ("sizes.small", got.sizes.small == default.sizes.small),
         ("sizes.medium", got.sizes.medium == default.sizes.medium),
         ("sizes.large", got.sizes.large == default.sizes.large),

@@ -67,6 +67,15 @@ pub fn build(
         ("consumer", nats.consumer.clone()),
         ("lagThreshold", scaling.lag_threshold.to_string()),
     ]);
+    // KEDA queries the account ID when there is one and keeps the account whose ID equals it
+    // or whose name equals `account`.
+    if let Some(id) = nats
+        .account_id
+        .as_ref()
+        .or(settings.nats_account_id.as_ref())
+    {
+        metadata.insert("accountID", id.clone());
+    }
     if let Some(activation) = scaling.activation_lag_threshold {
         metadata.insert("activationLagThreshold", activation.to_string());
     }
