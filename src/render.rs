@@ -19,6 +19,9 @@ pub const CLAIM_KIND: &str = "EventDrivenService";
 pub const XR_KIND: &str = "XEventDrivenService";
 /// Annotation naming the composed resource's key, as Crossplane sets it.
 pub const RESOURCE_NAME_ANNOTATION: &str = "crossplane.io/composition-resource-name";
+/// The time offline conditions carry: a render has no clock, and `crossplane render` stamps
+/// every condition with this same instant, so both renders agree and stay reproducible.
+pub const TRANSITION_TIME: &str = "2024-01-01T00:00:00Z";
 /// Namespace kubectl gives a claim that names none.
 const DEFAULT_NAMESPACE: &str = "default";
 
@@ -200,12 +203,12 @@ pub fn render_as(
         })
         .collect();
     // Conditions land on the XR as Crossplane writes them, so the output reads like
-    // `kubectl get -o yaml`.
+    // `kubectl get -o yaml` and passes the XR's CRD, which requires lastTransitionTime.
     let conditions: Vec<Value> = rsp
         .conditions
         .iter()
         .map(|c| {
-            json!({
+            let mut condition = json!({
                 "type": c.r#type,
                 "status": match c.status() {
                     Status::ConditionTrue => "True",
@@ -213,8 +216,12 @@ pub fn render_as(
                     _ => "Unknown",
                 },
                 "reason": c.reason,
-                "message": c.message.clone().unwrap_or_default(),
-            })
+                "lastTransitionTime": TRANSITION_TIME,
+            });
+            if let Some(message) = c.message.as_ref().filter(|m| !m.is_empty()) {
+                condition["message"] = json!(message);
+            }
+            condition
         })
         .collect();
     if let Some(status) = xr
