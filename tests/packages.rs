@@ -521,6 +521,37 @@ fn check_flavour(flavour: &Flavour, installed_as: &str, input_crd: &Value) {
     );
 }
 
+/// The lowest Crossplane release a `>=vX.Y.Z-0` constraint admits, as (major, minor).
+fn lowest_release(constraint: &str) -> (u32, u32) {
+    let version = constraint
+        .strip_prefix(">=v")
+        .unwrap_or_else(|| panic!("{constraint:?}: expected a lower bound like >=v1.19.0-0"));
+    let mut parts = version
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+#[test]
+fn configurations_admit_no_crossplane_that_ignores_their_dependencies() {
+    // Crossplane reads dependsOn entries written as apiVersion/kind/package only from v1.19
+    // (apis/pkg/meta/v1 Dependency); older releases would install the API without its function.
+    for flavour in &FLAVOURS {
+        let meta = doc(flavour.configuration);
+        let modern = meta["spec"]["dependsOn"]
+            .as_array()
+            .expect("dependsOn")
+            .iter()
+            .any(|d| d.get("package").is_some() || d.get("kind").is_some());
+        let lowest = lowest_release(str_at(&meta, "/spec/crossplane/version"));
+        assert!(
+            !modern || lowest >= (1, 19),
+            "{}: dependsOn uses apiVersion/kind/package, so spec.crossplane.version must start at v1.19 (admits {lowest:?})",
+            flavour.configuration
+        );
+    }
+}
+
 #[test]
 fn the_configurations_differ_only_where_crossplane_versions_do() {
     let v1 = doc(CONFIGURATION_META);
