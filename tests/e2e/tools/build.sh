@@ -32,6 +32,9 @@ build_one() {
       local minor=${KUBERNETES_VERSION#v1.}
       build_wrapped "$1" kubernetes "k8s.io/kubernetes/cmd/$1" \
         "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}" ;;
+    provider-kubernetes)
+      build_wrapped "$1" provider-kubernetes github.com/crossplane-contrib/provider-kubernetes/cmd/provider ;;
+    crane) build_wrapped "$1" crane github.com/google/go-containerregistry/cmd/crane ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }
