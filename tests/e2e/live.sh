@@ -191,9 +191,12 @@ live_flavour() {
   done <"$work/want.jsonl"
   # The API server defaults a missing replicas to 1; what matters is that no one but the
   # scaler (here: nobody) owns the field, so applying the manifest never resets it.
-  if kubectl -n "$ns" get "$deploy" -o json |
+  # kubectl hides managedFields unless asked; without them this check would pass vacuously.
+  kubectl -n "$ns" get "$deploy" -o json --show-managed-fields | jq -e '.metadata.managedFields | length > 0' >/dev/null ||
+    fail "$label: the Deployment has no managedFields to inspect"
+  if kubectl -n "$ns" get "$deploy" -o json --show-managed-fields |
     jq -e '.metadata.managedFields[] | select(.fieldsV1["f:spec"]["f:replicas"] != null)' >/dev/null; then
-    fail "$label: a field manager owns the Deployment's spec.replicas: $(kubectl -n "$ns" get "$deploy" -o jsonpath='{.metadata.managedFields}')"
+    fail "$label: a field manager owns the Deployment's spec.replicas: $(kubectl -n "$ns" get "$deploy" -o json --show-managed-fields | jq -c .metadata.managedFields)"
   fi
   pass "$label: $name became its four objects, fields as rendered, spec.replicas owned by no one"
   # Crossplane reports the pipeline's errors on the XR: the claim's XR, or the XR itself.
