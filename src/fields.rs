@@ -221,6 +221,18 @@ pub fn check_pattern(
     ok
 }
 
+/// Checks that a list has at most `max` items.
+pub fn check_max_items<T>(items: &[T], max: usize, path: &str, errors: &mut Errors) -> bool {
+    let ok = items.len() <= max;
+    if !ok {
+        errors.push(
+            path,
+            format!("must have at most {max} items (got {})", items.len()),
+        );
+    }
+    ok
+}
+
 /// Checks the length of `value` in characters.
 pub fn check_max_len(value: &str, max: usize, path: &str, errors: &mut Errors) -> bool {
     let len = value.chars().count();

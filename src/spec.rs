@@ -28,6 +28,14 @@ pub const DNS1123_SUBDOMAIN_PATTERN: &str =
 pub const DNS1123_SUBDOMAIN_MAX: usize = 253;
 /// A C identifier: what a portable environment variable name must be.
 pub const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+/// Longest environment variable name. This bound, and the two list bounds below, keep the
+/// API server's cost estimate of the XRD's CEL rule on `envName` under its per-rule limit;
+/// without them it refuses the CRDs Crossplane generates.
+pub const ENV_NAME_MAX: usize = 128;
+/// Most entries in `secretRefs`.
+pub const MAX_SECRET_REFS: usize = 64;
+/// Most keys in one `secretRefs[].env`.
+pub const MAX_SECRET_KEYS: usize = 128;
 /// A JetStream stream or consumer name: no whitespace, `.`, `*`, `>` or path separators.
 pub const NATS_NAME_PATTERN: &str = r"^[^\s.*>/\\]+$";
 /// A key inside a Secret.

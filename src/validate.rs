@@ -4,10 +4,13 @@
 
 use crate::{
     field_error::FieldError,
-    fields::{check_max_len, check_pattern, object, object_ignoring, Errors, Object},
+    fields::{
+        check_max_items, check_max_len, check_pattern, object, object_ignoring, Errors, Object,
+    },
     spec::{
-        DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN, ENV_NAME_PATTERN, HOST_PORT_PATTERN,
-        IMAGE_PATTERN, NATS_NAME_PATTERN, NATS_URL_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
+        DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN, ENV_NAME_MAX, ENV_NAME_PATTERN,
+        HOST_PORT_PATTERN, IMAGE_PATTERN, MAX_SECRET_KEYS, MAX_SECRET_REFS, NATS_NAME_PATTERN,
+        NATS_URL_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
     },
     tree::Tree,
 };
@@ -117,6 +120,7 @@ fn check_spec<N: Tree>(spec: &Object<'_, N>, errors: &mut Errors) {
     }
     if let Some(refs) = spec.list("secretRefs", errors) {
         let base = spec.path_of("secretRefs");
+        check_max_items(refs, MAX_SECRET_REFS, &base, errors);
         for (i, item) in refs.iter().enumerate() {
             check_secret_ref(item, &format!("{base}[{i}]"), &mut env, &mut whole, errors);
         }
@@ -247,6 +251,9 @@ fn check_secret_ref<N: Tree>(
         (false, true) => {}
     }
     let base = secret.path_of("env");
+    if let Some(keys) = keys {
+        check_max_items(keys, MAX_SECRET_KEYS, &base, errors);
+    }
     for (i, key) in keys.unwrap_or_default().iter().enumerate() {
         let path = format!("{base}[{i}]");
         let Some(key) = object(key, &path, &["secretKey", "envName"], errors) else {
@@ -272,7 +279,8 @@ fn check_secret_ref<N: Tree>(
                 &path,
                 "a C identifier (letters, digits and `_`, not starting with a digit)",
                 errors,
-            ) {
+            ) && check_max_len(env_name, ENV_NAME_MAX, &path, errors)
+            {
                 unique(env_name, path, "environment variable", env, errors);
             }
         }

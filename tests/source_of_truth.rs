@@ -454,7 +454,10 @@ fn xrd_patterns_and_lengths_are_the_parsers() {
             "secretRefs[].env[].secretKey",
             (spec::SECRET_KEY_PATTERN, Some(spec::DNS1123_SUBDOMAIN_MAX)),
         ),
-        ("secretRefs[].env[].envName", (spec::ENV_NAME_PATTERN, None)),
+        (
+            "secretRefs[].env[].envName",
+            (spec::ENV_NAME_PATTERN, Some(spec::ENV_NAME_MAX)),
+        ),
     ];
     for (path, (pattern, max_length)) in table {
         let node = spec_node(path);
@@ -656,6 +659,54 @@ fn xrd_bounds_enums_and_required_fields_match_the_parser() {
                 verdict(by_xrd),
                 verdict(by_parser)
             ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+#[test]
+fn xrd_list_bounds_are_the_parsers() {
+    // The list bounds keep the CEL rule on envName within the API server's cost budget. The
+    // bounds probe above cannot reach them (copies of one item clash as duplicates), so each
+    // list is filled with distinct items here.
+    let xrd = jsonschema::draft7::new(&crd_to_json_schema(schema::spec_schema()))
+        .expect("the spec schema compiles");
+    let secrets = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"name": format!("secret-{i}"), "envFrom": true}))
+            .collect()
+    };
+    let keys = |n: usize| -> Value {
+        let env: Vec<Value> = (0..n)
+            .map(|i| json!({"secretKey": format!("key-{i}"), "envName": format!("VAR_{i}")}))
+            .collect();
+        json!([{"name": "keyed", "env": env}])
+    };
+    /// Builds `secretRefs` with n items in the list under test.
+    type Fill = fn(usize) -> Value;
+    let table: [(&str, usize, Fill); 2] = [
+        ("secretRefs", spec::MAX_SECRET_REFS, secrets),
+        ("secretRefs[].env", spec::MAX_SECRET_KEYS, keys),
+    ];
+    let mut disagreements = Vec::new();
+    for (path, max, fill) in table {
+        assert_eq!(
+            spec_node(path).get("maxItems").and_then(Value::as_u64),
+            Some(max as u64),
+            "{path}: the XRD's maxItems is not the parser's"
+        );
+        for (n, want) in [(max, true), (max + 1, false)] {
+            let mut spec = full_spec();
+            spec["secretRefs"] = fill(n);
+            let (by_xrd, by_parser) = (xrd.is_valid(&spec), Spec::parse(&spec).is_ok());
+            if by_xrd != want || by_parser != want {
+                disagreements.push(format!(
+                    "{path} with {n} items: the XRD {}, the parser {}, want {}",
+                    verdict(by_xrd),
+                    verdict(by_parser),
+                    verdict(want)
+                ));
+            }
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));

@@ -25,6 +25,16 @@ build_one() {
         "-X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_CORE_VERSION" ;;
     nats-server) build_wrapped "$1" nats-server github.com/nats-io/nats-server/v2 ;;
     keda-nats-probe) build_wrapped "$1" keda-nats-probe . ;;
+    etcd) build_wrapped "$1" etcd . ;;
+    # The version is stamped the way Kubernetes' own build does it; unstamped, the binaries
+    # report v0.0.0 and clients warn about version skew.
+    kube-apiserver | kubectl | kube-controller-manager)
+      local minor=${KUBERNETES_VERSION#v1.}
+      build_wrapped "$1" kubernetes "k8s.io/kubernetes/cmd/$1" \
+        "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}" ;;
+    provider-kubernetes)
+      build_wrapped "$1" provider-kubernetes github.com/crossplane-contrib/provider-kubernetes/cmd/provider ;;
+    crane) build_wrapped "$1" crane github.com/google/go-containerregistry/cmd/crane ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

@@ -5,9 +5,13 @@ CROSSPLANE_CLI_VERSION=v2.5.0
 CROSSPLANE_CORE_VERSION=v2.3.4
 NATS_SERVER_VERSION=v2.11.9
 KEDA_VERSION=v2.18.0
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.35.4
+PROVIDER_KUBERNETES_VERSION=v1.2.1
+CRANE_VERSION=v0.21.9
 
 TOOLS_BIN="${E2E_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/function-event-driven-service/tools}"
-ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe)
+ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane)
 
 # The cached file of a tool: its name and pinned version.
 tool_file() {
@@ -17,6 +21,10 @@ tool_file() {
     nats-server) echo "nats-server-$NATS_SERVER_VERSION" ;;
     # Our probe is rebuilt whenever its source changes.
     keda-nats-probe) echo "keda-nats-probe-$KEDA_VERSION-$(cat "$(dirname "${BASH_SOURCE[0]}")"/keda-nats-probe/*.go "$(dirname "${BASH_SOURCE[0]}")"/keda-nats-probe/go.sum 2>/dev/null | sha256sum | cut -c1-12)" ;;
+    etcd) echo "etcd-$ETCD_VERSION" ;;
+    kube-apiserver | kubectl | kube-controller-manager) echo "$1-$KUBERNETES_VERSION" ;;
+    provider-kubernetes) echo "provider-kubernetes-$PROVIDER_KUBERNETES_VERSION" ;;
+    crane) echo "crane-$CRANE_VERSION" ;;
     *) echo "$1" ;;
   esac
 }

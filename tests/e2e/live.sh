@@ -1,0 +1,329 @@
+# The live half of control-plane.sh, sourced by it once the API server and Crossplane run and
+# the dry-run stages are green: provider-kubernetes, a local OCI registry holding our function
+# package, our release binary served with mutual TLS, and each flavour taken from claim or XR
+# to live objects and back to status. Uses control-plane.sh's helpers (start, wait_for, pass,
+# fail, kubectl, ...).
+
+KUBE_CONTROLLER_MANAGER="$(tool kube-controller-manager)"
+PROVIDER_KUBERNETES="$(tool provider-kubernetes)"
+CRANE="$(tool crane)"
+CROSSPLANE_CLI="$(tool crossplane)"
+
+function_name=bizmatters-function-event-driven-service
+# How often provider-kubernetes re-reads an Object's resource; "two more reconciles" below are
+# measured in these.
+provider_poll=5
+
+# --- Garbage collection ----------------------------------------------------------------------
+# Crossplane deletes an XR by removing its finalizer and leaves the composed resources to
+# Kubernetes' garbage collector (they carry owner references). Only that controller runs: the
+# Deployment controller would overwrite the Deployment status this script patches, as a
+# kubelet-less cluster has no pods to report.
+kcm_port="$(free_port)"
+start kube-controller-manager "$KUBE_CONTROLLER_MANAGER" \
+  --kubeconfig "$KUBECONFIG" --controllers garbagecollector,namespace \
+  --bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$work/kube-controller-manager" \
+  --leader-elect=false --authentication-skip-lookup \
+  --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG"
+wait_for 60 "kube-controller-manager healthy" curl -fsSk "https://127.0.0.1:$kcm_port/healthz"
+pass "kube-controller-manager $KUBERNETES_VERSION runs the garbage collector"
+
+# --- provider-kubernetes -----------------------------------------------------------------------
+# It always serves its conversion webhook on :9443 and metrics on :8080; both must be free.
+for port in 9443 8080; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    fail "port $port is in use; provider-kubernetes needs it"
+  fi
+done
+issue provider-kubernetes "IP:127.0.0.1,DNS:localhost" serverAuth
+provider_certs="$work/provider-kubernetes-tls"
+mkdir -p "$provider_certs"
+cp "$pki/provider-kubernetes.crt" "$provider_certs/tls.crt"
+cp "$pki/provider-kubernetes.key" "$provider_certs/tls.key"
+cp "$pki/ca.crt" "$provider_certs/ca.crt"
+provider_health_port="$(free_port)"
+start provider-kubernetes env TLS_SERVER_CERTS_DIR="$provider_certs" \
+  "$PROVIDER_KUBERNETES" --debug --poll "${provider_poll}s" \
+  --health-probe-bind-addr "127.0.0.1:$provider_health_port"
+wait_for 60 "provider-kubernetes healthy" curl -fsS "http://127.0.0.1:$provider_health_port/readyz"
+
+# Its credentials: the same API server, as a kubeconfig with the CA inlined.
+kubectl config view --raw --flatten --minify >"$work/provider-kubeconfig"
+kubectl -n crossplane-system create secret generic kubernetes-provider-credentials \
+  --from-file kubeconfig="$work/provider-kubeconfig" >/dev/null
+for kind in kubernetes.crossplane.io/v1alpha1:ProviderConfig kubernetes.m.crossplane.io/v1alpha1:ClusterProviderConfig; do
+  kubectl apply --server-side -f - >/dev/null <<EOF
+apiVersion: ${kind%%:*}
+kind: ${kind#*:}
+metadata:
+  name: kubernetes-provider
+spec:
+  credentials:
+    source: Secret
+    secretRef: {namespace: crossplane-system, name: kubernetes-provider-credentials, key: kubeconfig}
+EOF
+done
+pass "provider-kubernetes $PROVIDER_KUBERNETES_VERSION running, ProviderConfig and ClusterProviderConfig kubernetes-provider"
+
+# --- The function package in a local registry --------------------------------------------------
+registry_port="$(free_port)"
+mkdir -p "$work/registry"
+start registry "$CRANE" registry serve --address "127.0.0.1:$registry_port" --disk "$work/registry"
+wait_for 30 "the registry" curl -fsS "http://127.0.0.1:$registry_port/v2/"
+package="127.0.0.1:$registry_port/bizmatters/function-event-driven-service:v0.1.0"
+(cd "$repo" && "$CROSSPLANE_CLI" xpkg build --package-root=package --examples-root=examples \
+  --package-file="$work/function.xpkg") >"$logs/xpkg-build.log" 2>&1 ||
+  fail "crossplane xpkg build (see $logs/xpkg-build.log)"
+"$CRANE" push "$work/function.xpkg" "$package" >"$logs/crane-push.log" 2>&1 ||
+  fail "crane push (see $logs/crane-push.log)"
+pass "function package built and pushed to $package"
+
+# --- The function, served with mutual TLS --------------------------------------------------------
+issue function "IP:127.0.0.1,DNS:localhost" serverAuth
+function_certs="$work/function-tls"
+mkdir -p "$function_certs"
+cp "$pki/function.crt" "$function_certs/tls.crt"
+cp "$pki/function.key" "$function_certs/tls.key"
+cp "$pki/ca.crt" "$function_certs/ca.crt"
+function_port="$(free_port)"
+start_function() {
+  start function "$binary" --tls-certs-dir "$function_certs" --address "127.0.0.1:$function_port" --debug
+  wait_for 30 "the function listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$function_port"
+}
+start_function
+
+kubectl apply --server-side -f - >/dev/null <<EOF
+apiVersion: pkg.crossplane.io/v1
+kind: Function
+metadata:
+  name: $function_name
+spec:
+  package: $package
+EOF
+wait_for 120 "a FunctionRevision of $function_name" \
+  bash -c "'$KUBECTL' get functionrevisions -l pkg.crossplane.io/package=$function_name -o name | grep -q ."
+revision="$(kubectl get functionrevisions -l "pkg.crossplane.io/package=$function_name" -o name | head -n 1)"
+# With the External runtime nothing runs the function or records where it is: the script
+# does what a runtime would, a Secret with the server certificate and the revision's status.
+kubectl -n crossplane-system create secret generic "$function_name-tls-server" \
+  --from-file tls.crt="$function_certs/tls.crt" >/dev/null
+patch_revision() {
+  kubectl patch "$revision" --subresource status --type merge -p "{\"status\":{\"endpoint\":\"127.0.0.1:$function_port\",\"tlsServerSecretName\":\"$function_name-tls-server\"}}" >/dev/null
+}
+wait_for 30 "the FunctionRevision's status patched" patch_revision
+# The Function itself never turns Healthy here: that also needs the revision's RuntimeHealthy,
+# which only a runtime sets. The function runner needs neither: an Active revision with an
+# endpoint is what it dials.
+wait_for 120 "FunctionRevision of $function_name RevisionHealthy" \
+  kubectl wait --for condition=RevisionHealthy --timeout 5s "$revision"
+pass "FunctionRevision $revision healthy, the function served from 127.0.0.1:$function_port over mutual TLS"
+
+# --- Scenarios ------------------------------------------------------------------------------
+
+# subset A B: every field of A is in B with the same value (quantities compared by value:
+# the API server stores 1000m as 1).
+subset_jq='
+  def q: if type == "string" and test("^[0-9]+m$") then (.[:-1] | tonumber / 1000)
+         elif type == "string" and test("^[0-9]+$") then tonumber else . end;
+  def sub($a; $b):
+    if ($a | type) == "object" then
+      ($b | type) == "object" and all($a | keys[]; . as $k | ($b | has($k)) and sub($a[$k]; $b[$k]))
+    elif ($a | type) == "array" then
+      ($b | type) == "array" and ($a | length) == ($b | length)
+        and all(range($a | length); sub($a[.]; $b[.]))
+    else ($a | q) == ($b | q) end;
+  sub($want; .)'
+
+condition() { # RESOURCE NAMESPACE TYPE -> status of that condition
+  kubectl -n "$2" get "$1" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status}"
+}
+has_condition() { [[ $(condition "$1" "$2" "$3") == "$4" ]]; }
+
+# report_available NAMESPACE NAME: the Deployment's status as its controller would write it
+# with two replicas up (no kubelet runs pods here).
+report_available() {
+  local now generation
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  generation="$(kubectl -n "$1" get "deployment/$2" -o jsonpath='{.metadata.generation}')"
+  kubectl -n "$1" patch "deployment/$2" --subresource status --type merge -p "{\"status\":{
+    \"observedGeneration\":$generation,
+    \"replicas\":2,\"updatedReplicas\":2,\"readyReplicas\":2,\"availableReplicas\":2,
+    \"conditions\":[{\"type\":\"Available\",\"status\":\"True\",\"reason\":\"MinimumReplicasAvailable\",
+      \"message\":\"Deployment has minimum availability.\",\"lastTransitionTime\":\"$now\",\"lastUpdateTime\":\"$now\"}]}}" >/dev/null
+}
+
+# patch_scaler NAMESPACE NAME READY REASON MESSAGE: the ScaledObject's conditions as KEDA
+# writes them.
+patch_scaler() {
+  kubectl -n "$1" patch "scaledobject/$2-scaler" --subresource status --type merge -p "{\"status\":{
+    \"conditions\":[
+      {\"type\":\"Ready\",\"status\":\"$3\",\"reason\":\"$4\",\"message\":\"$5\"},
+      {\"type\":\"Active\",\"status\":\"False\",\"reason\":\"ScalerNotActive\",\"message\":\"Scaling is not performed because triggers are not active\"},
+      {\"type\":\"Fallback\",\"status\":\"False\",\"reason\":\"NoFallbackFound\",\"message\":\"No fallbacks are active on this scaled object\"},
+      {\"type\":\"Paused\",\"status\":\"False\",\"reason\":\"ScaledObjectNotPaused\",\"message\":\"ScaledObject is not paused\"}]}}" >/dev/null
+}
+
+# live_flavour LABEL FILE JQ-FILTER [RENDER FLAGS...]: the scenarios of one flavour, for the
+# claim or XR in FILE (kind EventDrivenService in both flavours) changed by JQ-FILTER.
+live_flavour() {
+  local label=$1 file=$2 filter=$3 name ns deploy scaler objects
+  shift 3
+  name="$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f "$repo/$file")"
+  ns="$(kubectl create --dry-run=client -o jsonpath='{.metadata.namespace}' -f "$repo/$file")"
+  local claim="eventdrivenservice/$name"
+  deploy="deployment/$name" scaler="scaledobject/$name-scaler"
+  objects=("$deploy" "service/$name" "serviceaccount/$name" "$scaler")
+  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+
+  # A claim becomes the four objects, as the golden render shows them.
+  kubectl create --dry-run=client -o json -f "$repo/$file" | jq "$filter" >"$work/live.json"
+  kubectl apply --server-side --field-manager developer -f "$work/live.json" >/dev/null
+  wait_for 180 "$label: the four objects of $name" kubectl -n "$ns" get "${objects[@]}"
+  (cd "$repo" && render_manifests "$file" "$@") |
+    jq -c 'select(.kind | IN("Deployment", "Service", "ServiceAccount", "ScaledObject"))' \
+      >"$work/want.jsonl"
+  while IFS= read -r want; do
+    local kind obj
+    kind="$(jq -r .kind <<<"$want")"
+    obj="$(jq -r '.metadata.name' <<<"$want")"
+    kubectl -n "$ns" get "$kind/$obj" -o json | jq -e --argjson want "$want" "$subset_jq" >/dev/null ||
+      fail "$label: the live $kind $obj differs from the render: $(kubectl -n "$ns" get "$kind/$obj" -o json)"
+  done <"$work/want.jsonl"
+  # The API server defaults a missing replicas to 1; what matters is that no one but the
+  # scaler (here: nobody) owns the field, so applying the manifest never resets it.
+  # kubectl hides managedFields unless asked; without them this check would pass vacuously.
+  kubectl -n "$ns" get "$deploy" -o json --show-managed-fields | jq -e '.metadata.managedFields | length > 0' >/dev/null ||
+    fail "$label: the Deployment has no managedFields to inspect"
+  if kubectl -n "$ns" get "$deploy" -o json --show-managed-fields |
+    jq -e '.metadata.managedFields[] | select(.fieldsV1["f:spec"]["f:replicas"] != null)' >/dev/null; then
+    fail "$label: a field manager owns the Deployment's spec.replicas: $(kubectl -n "$ns" get "$deploy" -o json --show-managed-fields | jq -c .metadata.managedFields)"
+  fi
+  pass "$label: $name became its four objects, fields as rendered, spec.replicas owned by no one"
+  # Crossplane reports the pipeline's errors on the XR: the claim's XR, or the XR itself.
+  local xr="$claim"
+  if [[ $(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.kind}') == XEventDrivenService ]]; then
+    xr="xeventdrivenservice/$(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.name}')"
+  fi
+
+  # Status back to the claim: the controllers' reports, patched as they would write them.
+  report_available "$ns" "$name"
+  patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is defined correctly and is ready for scaling"
+  wait_for 240 "$label: $name Ready" has_condition "$claim" "$ns" Ready True
+  has_condition "$claim" "$ns" DeploymentAvailable True || fail "$label: DeploymentAvailable is not True"
+  has_condition "$claim" "$ns" ScalerReady True || fail "$label: ScalerReady is not True"
+  local status
+  status="$(kubectl -n "$ns" get "$claim" -o json | jq -c '.status | {availableReplicas, endpoint}')"
+  [[ $status == "{\"availableReplicas\":2,\"endpoint\":\"$name.$ns.svc.cluster.local:8080\"}" ]] ||
+    fail "$label: status is $status"
+  pass "$label: Ready, DeploymentAvailable, ScalerReady, 2 available replicas, endpoint $name.$ns.svc.cluster.local:8080"
+
+  # A ScaledObject turning Ready=False: ScalerReady=False and one Warning event.
+  patch_scaler "$ns" "$name" False ScaledObjectCheckFailed "nats-jetstream: consumer not found"
+  wait_for 240 "$label: ScalerReady False" has_condition "$claim" "$ns" ScalerReady False
+  sleep $((2 * provider_poll))
+  local warnings
+  warnings="$(kubectl -n "$ns" get events -o json | jq --arg name "$name" \
+    '[.items[] | select(.involvedObject.name == $name and .involvedObject.kind == "EventDrivenService"
+      and .type == "Warning" and (.reason + .message | test("ScalerReady")))] | map(.count // 1) | add // 0')"
+  # One transition, one event, is what the function emits per call; Crossplane may run the
+  # pipeline again before the XR's new condition reaches its cache, and that call sees the
+  # transition too. Seen here: 1 for a claim, 2 for a v2 XR.
+  ((warnings >= 1 && warnings <= 2)) ||
+    fail "$label: $warnings Warning events about ScalerReady, want 1 (2 when Crossplane reruns the pipeline early): $(kubectl -n "$ns" get events)"
+  patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is defined correctly and is ready for scaling"
+  wait_for 240 "$label: ScalerReady True again" has_condition "$claim" "$ns" ScalerReady True
+  pass "$label: a failing ScaledObject gives ScalerReady=False and a Warning event (counted $warnings)"
+
+  # No fight with KEDA: the HPA's replica count survives the provider's next syncs.
+  kubectl -n "$ns" scale "$deploy" --replicas 5 >/dev/null
+  sleep $((3 * provider_poll))
+  [[ $(kubectl -n "$ns" get "$deploy" -o jsonpath='{.spec.replicas}') == 5 ]] ||
+    fail "$label: spec.replicas was reset to $(kubectl -n "$ns" get "$deploy" -o jsonpath='{.spec.replicas}')"
+  pass "$label: spec.replicas 5, set as KEDA's HPA would, is still 5 after three provider polls"
+
+  # An update flows: a new image tag reaches the Deployment.
+  local image
+  image="$(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.image}')"
+  image="${image%:*}:v9.9.9"
+  kubectl -n "$ns" patch "$claim" --type merge -p "{\"spec\":{\"image\":\"$image\"}}" >/dev/null
+  wait_for 240 "$label: the Deployment runs $image" bash -c \
+    "[[ \$('$KUBECTL' -n '$ns' get '$deploy' -o jsonpath='{.spec.template.spec.containers[0].image}') == '$image' ]]"
+  pass "$label: the image tag change reached the Deployment"
+
+  # Nothing is deleted by mistake: a claim the XRD admits but the function refuses.
+  local uids
+  uids="$(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}')"
+  kubectl -n "$ns" patch "$claim" --type merge -p '{"spec":{"secretRefs":[
+    {"name":"one","env":[{"secretKey":"a","envName":"SAME"}]},
+    {"name":"two","env":[{"secretKey":"b","envName":"SAME"}]}]}}' >/dev/null
+  wait_for 240 "$label: the function's Fatal message on $xr" bash -c \
+    "'$KUBECTL' -n '$ns' get '$xr' -o yaml | grep -q 'duplicate environment variable'"
+  sleep $((2 * provider_poll))
+  [[ $(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}') == "$uids" ]] ||
+    fail "$label: objects were deleted or replaced after a Fatal result"
+  kubectl -n "$ns" patch "$claim" --type json -p '[{"op":"remove","path":"/spec/secretRefs"}]' >/dev/null
+  wait_for 240 "$label: $xr Synced again" has_condition "$xr" "$ns" Synced True
+  pass "$label: a spec the function refuses shows its Fatal message, and the four objects stay"
+
+  # The function dies mid-run and comes back.
+  stop function
+  kubectl -n "$ns" annotate --overwrite "$xr" e2e/poke="$(date +%s)" >/dev/null
+  wait_for 240 "$label: Crossplane reports the unreachable function" has_condition "$xr" "$ns" Synced False
+  [[ $(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}') == "$uids" ]] ||
+    fail "$label: objects were deleted or replaced while the function was down"
+  start_function
+  kubectl -n "$ns" annotate --overwrite "$xr" e2e/poke="$(date +%s)" >/dev/null
+  wait_for 240 "$label: $xr Synced after the function is back" has_condition "$xr" "$ns" Synced True
+  [[ $(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}') == "$uids" ]] ||
+    fail "$label: objects were deleted or replaced after the function came back"
+  pass "$label: with the function down Crossplane reports it, deletes nothing, and recovers"
+
+  # Deleting the claim removes its objects.
+  kubectl -n "$ns" delete "$claim" --timeout 180s >/dev/null
+  wait_for 240 "$label: the objects of $name deleted" bash -c \
+    "out=\$('$KUBECTL' -n '$ns' get ${objects[*]} --ignore-not-found -o name) && [[ -z \$out ]]"
+  pass "$label: deleting $name removed its four objects"
+}
+
+say "Live: Crossplane v1 flavour (claim)"
+check_xrd apis/definition.yaml
+check_composition apis/composition.yaml
+live_flavour "claim" examples/minimal-claim.yaml .
+
+# Extra claims (E2E_EXTRA_CLAIMS=DIR): each is applied, and reported as composed (its four
+# objects exist) and Ready (after the status patches), without editing this script.
+if [[ -n ${E2E_EXTRA_CLAIMS:-} ]]; then
+  extra_failed=0
+  for file in "$E2E_EXTRA_CLAIMS"/*.yaml; do
+    name="$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f "$file")"
+    ns="$(kubectl create --dry-run=client -o jsonpath='{.metadata.namespace}' -f "$file")"
+    kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+    composed=no ready=no
+    if kubectl apply --server-side --field-manager developer -f "$file" >"$logs/extra.log" 2>&1 &&
+      (wait_for 120 "$file composed" kubectl -n "$ns" get "deployment/$name" "service/$name" \
+        "serviceaccount/$name" "scaledobject/$name-scaler") 2>>"$logs/extra.log"; then
+      composed=yes
+      report_available "$ns" "$name"
+      patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is ready"
+      (wait_for 120 "$file Ready" has_condition "eventdrivenservice/$name" "$ns" Ready True) 2>>"$logs/extra.log" && ready=yes
+    fi
+    say "extra claim $file: composed=$composed ready=$ready"
+    [[ $composed == yes && $ready == yes ]] || extra_failed=1
+    kubectl delete --ignore-not-found --wait=false -f "$file" >/dev/null 2>&1
+  done
+  ((extra_failed == 0)) || fail "an extra claim did not compose or become Ready (see above)"
+  pass "every extra claim in $E2E_EXTRA_CLAIMS composed and became Ready"
+fi
+delete_xrd apis/definition.yaml
+
+say "Live: Crossplane v2 flavour (namespaced XR), provider-kubernetes Objects and Direct"
+check_xrd apis/v2/definition.yaml
+check_composition apis/v2/composition-objects.yaml
+check_composition apis/v2/composition-direct.yaml
+kubectl apply --server-side -f "$repo/apis/v2/rbac.yaml" >/dev/null
+# shellcheck disable=SC2046 # the flags are words
+live_flavour "v2 Objects" examples/namespaced-xr.yaml . $(render_flags "$repo/examples/namespaced-xr.yaml")
+live_flavour "v2 Direct" examples/namespaced-direct-xr.yaml \
+  '.spec.crossplane.compositionRef.name = "event-driven-service-direct"' \
+  $(render_flags "$repo/examples/namespaced-direct-xr.yaml")
+delete_xrd apis/v2/definition.yaml
