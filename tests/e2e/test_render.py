@@ -28,7 +28,12 @@ CROSSPLANE_RESULT_REASONS = {"SelectComposition", "ComposeResources"}
 SEVERITIES = {"NORMAL": "Normal", "WARNING": "Warning", "FATAL": "Fatal"}
 
 
-def ours(example, flags, input_file, tmp_path):
+def by_key(resources) -> dict:
+    """Composed resources by their composition resource name."""
+    return {r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r for r in resources}
+
+
+def ours(example, flags, input_file):
     """Our offline render: the XR, the composed resources by key, readiness, events."""
     args = [function_binary(), "render", example, "--input", input_file]
     if "--namespaced" in flags:
@@ -42,29 +47,38 @@ def ours(example, flags, input_file, tmp_path):
         for s, r, m in re.findall(r"^# event (\w+) (\w+): (.*)$", out, re.M)
     ]
     xr, *resources = documents(out)
-    composed = {r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r for r in resources}
+    composed = by_key(resources)
     return xr, composed, ready, events
+
+
+def crossplane_render(crossplane, crossplane_core, server, xr_file, composition, xrd, *flags, check=True):
+    """`crossplane composition render` with Crossplane core's engine run locally, calling the
+    binary the test serves."""
+    return run(
+        [
+            crossplane, "composition", "render", xr_file, composition, FUNCTIONS,
+            f"--xrd={xrd}", f"--crossplane-binary={crossplane_core}",
+            f"--function-annotations=render.crossplane.io/runtime-development-target={server.address}",
+            "--timeout=60s", *flags,
+        ],
+        check=check,
+    )
 
 
 def crossplanes(xr, composition, xrd, observed, server, crossplane, crossplane_core, tmp_path):
     """Crossplane's render of the same XR; returns the XR, resources by key, results."""
     xr_file = tmp_path / "xr.yaml"
     xr_file.write_text(yaml.safe_dump(xr))
-    args = [
-        crossplane, "composition", "render", xr_file, composition, FUNCTIONS,
-        f"--xrd={xrd}", f"--crossplane-binary={crossplane_core}",
-        f"--function-annotations=render.crossplane.io/runtime-development-target={server.address}",
-        "--include-function-results", "--timeout=60s",
-    ]
+    flags = ["--include-function-results"]
     if observed:
         observed_file = tmp_path / "observed.yaml"
         observed_file.write_text(yaml.safe_dump_all(observed))
-        args.append(f"--observed-resources={observed_file}")
-    out = documents(run(args).stdout)
+        flags.append(f"--observed-resources={observed_file}")
+    out = documents(crossplane_render(crossplane, crossplane_core, server, xr_file, composition, xrd, *flags).stdout)
     results = [d for d in out if d.get("kind") == "Result"]
     (their_xr,) = [d for d in out if d.get("kind") == xr["kind"]]
-    resources = [d for d in out if d not in results and d is not their_xr]
-    composed = {r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r for r in resources}
+    resources = [d for d in out if d.get("kind") not in ("Result", xr["kind"])]
+    composed = by_key(resources)
     return their_xr, composed, results
 
 
@@ -115,7 +129,7 @@ def test_crossplane_render_matches_ours(example, server, crossplane, crossplane_
     xrd, composition = flavour(flags)
     input_file = tmp_path / "input.yaml"
     input_file.write_text(yaml.safe_dump(step_input(composition)))
-    our_xr, our_composed, our_ready, our_events = ours(example, flags, input_file, tmp_path)
+    our_xr, our_composed, our_ready, our_events = ours(example, flags, input_file)
 
     # The XR as Crossplane would hold it: what our render composed for, with the status the
     # previous reconcile left (the observed XR of an --observed stream), and the observed
@@ -174,14 +188,9 @@ def test_crossplane_render_fails_with_our_fatal_message(server, crossplane, cros
     xr["spec"]["scaling"] = {"minReplicas": 4, "maxReplicas": 2}
     xr_file = tmp_path / "bad-xr.yaml"
     xr_file.write_text(yaml.safe_dump(xr))
-    result = run(
-        [
-            crossplane, "composition", "render", xr_file, REPO / "apis/composition.yaml", FUNCTIONS,
-            f"--xrd={REPO / 'apis/definition.yaml'}", f"--crossplane-binary={crossplane_core}",
-            f"--function-annotations=render.crossplane.io/runtime-development-target={server.address}",
-            "--timeout=60s",
-        ],
-        check=False,
+    result = crossplane_render(
+        crossplane, crossplane_core, server, xr_file,
+        REPO / "apis/composition.yaml", REPO / "apis/definition.yaml", check=False,
     )
     assert result.returncode != 0, result.stdout
     assert "spec.nats.stream" in result.stderr, result.stderr
