@@ -6,7 +6,6 @@ mod requests;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use function_event_driven_service::{
-    cache::Cache,
     function,
     proto::v1::{RunFunctionRequest, RunFunctionResponse},
 };
@@ -29,22 +28,6 @@ fn run_per_case(c: &mut Criterion) {
         // Report the request size next to the time, so the cost per byte can be read off.
         group.throughput(Throughput::Bytes(req.encoded_len() as u64));
         group.bench_function(name, |b| b.iter(|| answer(black_box(&req))));
-    }
-    group.finish();
-}
-
-/// A steady reconcile through the server's cache: the XR composed on an earlier call, so only
-/// readiness, status and conditions are derived from the request.
-fn run_remembered(c: &mut Criterion) {
-    let mut group = c.benchmark_group("run_cached");
-    for (name, case) in Case::NAMED {
-        let req = case.request();
-        let cache = Cache::new(1);
-        // The first call composes and remembers; the measured ones reuse.
-        let _ = function::run_cached(&req, TTL, &cache);
-        group.bench_function(name, |b| {
-            b.iter(|| function::run_cached(black_box(&req), TTL, &cache))
-        });
     }
     group.finish();
 }
@@ -94,6 +77,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50);
-    targets = run_per_case, run_remembered, secret_refs_growth, wire
+    targets = run_per_case, secret_refs_growth, wire
 }
 criterion_main!(benches);

@@ -81,9 +81,6 @@ struct Args {
     /// Worker threads of the clients' runtime; they share the machine with the server.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// The server's --cache-size; 0 makes it compose on every call, as on a first reconcile.
-    #[arg(long)]
-    cache_size: Option<usize>,
     /// Cap on measured calls per client, whatever the duration.
     #[arg(long, default_value_t = 1_000_000)]
     max_calls: usize,
@@ -292,9 +289,6 @@ fn start_ours(
     let mut cmd = Command::new(&binary);
     cmd.args(["--insecure", "--address", "127.0.0.1:0"])
         .env_remove("TLS_SERVER_CERTS_DIR");
-    if let Some(size) = args.cache_size {
-        cmd.args(["--cache-size", &size.to_string()]);
-    }
     let process = child::start(cmd, None).map_err(Failure::Setup)?;
     let first = runtime
         .block_on(first_answer(process.addr, request))
@@ -490,14 +484,6 @@ fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &B
                 "  binary      {} {size} bytes ({:.1} MiB)",
                 path.display(),
                 mib(size / 1024)
-            );
-            println!(
-                "  cache       {}",
-                match args.cache_size {
-                    Some(0) => "off (--cache-size 0): every call composes".to_string(),
-                    Some(n) => format!("{n} XRs: repeated calls reuse the composed resources"),
-                    None => "server default: repeated calls reuse the composed resources".into(),
-                }
             );
         }
         None => println!("  server      {} (--target)", ours.addr),

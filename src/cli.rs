@@ -40,9 +40,6 @@ pub struct ServeArgs {
     /// How long Crossplane may cache a response, e.g. 60s, 5m, 1h.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub ttl: Duration,
-    /// XRs whose composed resources are remembered between reconciles; 0 composes every call.
-    #[arg(long, default_value_t = crate::cache::DEFAULT_CAPACITY)]
-    pub cache_size: usize,
 }
 
 /// Offline work on files.

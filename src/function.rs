@@ -1,7 +1,6 @@
 //! The composition function: one pure call from a RunFunction request to its response. No I/O.
 
 use crate::{
-    cache::{Cache, Composed},
     compose, convert,
     field_error::{self, FieldError},
     placement::{Placement, Scope},
@@ -14,9 +13,8 @@ use crate::{
     status,
     tree::{Parts, Tree},
 };
-use prost_types::{Struct, Value as PbValue};
 use serde_json::Value;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 /// Reason of the Fatal result for invalid input.
 pub const REASON_INVALID: &str = "InvalidSpec";
@@ -31,29 +29,12 @@ pub enum Malformed {
 
 /// Runs the function: starts from the request, then adds or replaces our four resources.
 ///
-/// `default_ttl` is the server's `--ttl`; a TTL in the Input takes precedence.
+/// `default_ttl` is the server's `--ttl`; a TTL in the Input takes precedence. Nothing is
+/// remembered between calls: Crossplane's own function response cache, keyed on the request
+/// and honouring the TTL returned here, spares the steady reconcile.
 pub fn run(
     req: &RunFunctionRequest,
     default_ttl: Duration,
-) -> Result<RunFunctionResponse, Malformed> {
-    run_with(req, default_ttl, None)
-}
-
-/// [`run`], reusing the resources an XR composed to last time when its spec, the Input and
-/// its placement are unchanged, and remembering them otherwise. Answers exactly what [`run`]
-/// answers.
-pub fn run_cached(
-    req: &RunFunctionRequest,
-    default_ttl: Duration,
-    cache: &Cache,
-) -> Result<RunFunctionResponse, Malformed> {
-    run_with(req, default_ttl, Some(cache))
-}
-
-fn run_with(
-    req: &RunFunctionRequest,
-    default_ttl: Duration,
-    cache: Option<&Cache>,
 ) -> Result<RunFunctionResponse, Malformed> {
     let xr = req
         .observed
@@ -73,14 +54,14 @@ fn run_with(
         ..Default::default()
     };
 
-    let composition = match composition(xr, req.input.as_ref(), cache) {
-        Ok(composition) => composition,
+    let input = req.input.as_ref().map(convert::struct_to_json);
+    let (settings, spec, placement) = match inputs(xr, input.as_ref()) {
+        Ok(inputs) => inputs,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
             return Ok(rsp);
         }
     };
-    let (settings, placement) = composition.inputs();
     if let Some(meta) = rsp.meta.as_mut() {
         meta.ttl = Some(to_proto_duration(settings.ttl.unwrap_or(default_ttl)));
     }
@@ -90,10 +71,10 @@ fn run_with(
         .as_ref()
         .map(|o| status::observed_resources(&o.resources))
         .unwrap_or_default();
-    let report = status::report(&observed, xr.status, settings.output, placement);
+    let report = status::report(&observed, xr.status, settings.output, &placement);
 
     let desired = rsp.desired.get_or_insert_with(State::default);
-    for (key, resource) in composition.into_resources() {
+    for (key, resource) in compose::compose(&spec, &settings, &placement) {
         let entry = desired.resources.entry(key.to_string()).or_default();
         entry.resource = Some(resource);
         // Connection details stay as they were, and so does a readiness an earlier step set.
@@ -107,74 +88,6 @@ fn run_with(
     rsp.conditions = report.conditions;
     rsp.results.extend(report.events);
     Ok(rsp)
-}
-
-/// The settings, the placement and the four resources of one call.
-// One lives on the stack per call; boxing the fresh variant would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Composition {
-    /// Composed for this call.
-    Fresh {
-        settings: Settings,
-        placement: Placement,
-        resources: Vec<(&'static str, Struct)>,
-    },
-    /// Composed by an earlier call from the same inputs.
-    Remembered(Arc<Composed>),
-}
-
-impl Composition {
-    fn inputs(&self) -> (&Settings, &Placement) {
-        match self {
-            Composition::Fresh {
-                settings,
-                placement,
-                ..
-            } => (settings, placement),
-            Composition::Remembered(c) => (&c.settings, &c.placement),
-        }
-    }
-
-    fn into_resources(self) -> Vec<(&'static str, Struct)> {
-        match self {
-            Composition::Fresh { resources, .. } => resources,
-            Composition::Remembered(c) => c.resources.clone(),
-        }
-    }
-}
-
-/// Reads and composes the XR, or takes what `cache` remembers of it.
-fn composition(
-    xr: Parts<'_, PbValue>,
-    input: Option<&Struct>,
-    cache: Option<&Cache>,
-) -> Result<Composition, Vec<FieldError>> {
-    // A disabled cache costs nothing: no lookup, no copies to remember.
-    let cache = cache.filter(|c| c.is_enabled());
-    let remembered = cache.zip(xr.spec).and_then(|(cache, spec)| {
-        let placement = Placement::from_metadata(xr.metadata).ok()?;
-        cache.get(spec, input, &placement)
-    });
-    if let Some(composed) = remembered {
-        return Ok(Composition::Remembered(composed));
-    }
-    let input_json = input.map(convert::struct_to_json);
-    let (settings, spec, placement) = inputs(xr, input_json.as_ref())?;
-    let resources = compose::compose(&spec, &settings, &placement);
-    if let Some((cache, spec)) = cache.zip(xr.spec) {
-        cache.insert(Composed {
-            spec: spec.clone(),
-            input: input.cloned(),
-            placement: placement.clone(),
-            settings: settings.clone(),
-            resources: resources.clone(),
-        });
-    }
-    Ok(Composition::Fresh {
-        settings,
-        placement,
-        resources,
-    })
 }
 
 /// Reads the Input, the spec and the placement from the observed XR, collecting every mistake

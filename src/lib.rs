@@ -2,10 +2,8 @@
 //! Service, ServiceAccount and KEDA ScaledObject of a NATS JetStream worker.
 //!
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
-//! offline CLI are thin layers over it. The server calls it through [`function::run_cached`],
-//! which answers the same while reusing what an unchanged XR composed to last time.
+//! offline CLI are thin layers over it. Nothing is remembered between calls.
 
-pub mod cache;
 pub mod cli;
 pub mod compose;
 pub mod convert;

@@ -1,10 +1,9 @@
 //! The only tonic code: TLS, health, reflection, v1 + v1beta1 services, graceful shutdown.
 //!
-//! Every call goes straight to [`function::run_cached`] with the server's one [`Cache`]; this
+//! Every call goes straight to [`function::run`]; this
 //! module only moves bytes, enforces limits and logs which call arrived, never what it carried.
 
 use crate::{
-    cache::Cache,
     cli::ServeArgs,
     function,
     proto::{
@@ -20,7 +19,6 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::Arc,
     time::Duration,
 };
 use tokio::{
@@ -225,8 +223,6 @@ pub struct ServerConfig {
     pub tls: Option<TlsMaterial>,
     /// How long in-flight calls may run on after shutdown begins.
     pub drain_timeout: Duration,
-    /// XRs whose composed resources are remembered.
-    pub cache_size: usize,
 }
 
 impl ServerConfig {
@@ -242,7 +238,6 @@ impl ServerConfig {
             max_message_size: args.max_recv_message_size,
             tls,
             drain_timeout: DRAIN_TIMEOUT,
-            cache_size: args.cache_size,
         })
     }
 }
@@ -251,8 +246,6 @@ impl ServerConfig {
 #[derive(Debug, Clone)]
 struct Function {
     ttl: Duration,
-    /// Shared by both protocol packages and every connection.
-    cache: Arc<Cache>,
 }
 
 impl Function {
@@ -268,7 +261,7 @@ impl Function {
             xr = composite_name(&request).unwrap_or(""),
             "RunFunction"
         );
-        function::run_cached(&request, self.ttl, &self.cache)
+        function::run(&request, self.ttl)
             .map(Response::new)
             .map_err(|malformed| Status::invalid_argument(malformed.to_string()))
     }
@@ -341,7 +334,6 @@ pub async fn serve(
     let limit = config.max_message_size;
     let function = Function {
         ttl: config.ttl,
-        cache: Arc::new(Cache::new(config.cache_size)),
     };
     let v1 = V1Server::new(function.clone())
         .max_decoding_message_size(limit)
@@ -409,7 +401,6 @@ pub async fn serve(
         tls = config.tls.is_some(),
         max_recv_message_size = limit,
         ttl_seconds = config.ttl.as_secs(),
-        cache_size = config.cache_size,
         "serving"
     );
     tokio::select! {

@@ -2,9 +2,8 @@
 //! answers either a whole composition or ONE Fatal whose every line names a field.
 
 use function_event_driven_service::{
-    cache::Cache,
     convert,
-    function::{run, run_cached},
+    function::run,
     proto::v1::{Resource, RunFunctionRequest, Severity, State},
 };
 use proptest::prelude::*;
@@ -97,16 +96,12 @@ fn mutated_spec() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A request for the claim `w` in namespace `ns`.
 fn request(spec: Value, input: Option<Value>) -> RunFunctionRequest {
-    request_for("w", spec, input)
-}
-
-/// A request for the claim `claim` in namespace `ns`.
-fn request_for(claim: &str, spec: Value, input: Option<Value>) -> RunFunctionRequest {
     let xr = json!({
         "apiVersion": "platform.bizmatters.io/v1alpha1",
         "kind": "XEventDrivenService",
-        "metadata": {"name": format!("{claim}-1"), "labels": {"crossplane.io/claim-name": claim, "crossplane.io/claim-namespace": "ns"}},
+        "metadata": {"name": "w-1", "labels": {"crossplane.io/claim-name": "w", "crossplane.io/claim-namespace": "ns"}},
         "spec": spec,
     });
     let earlier = Resource {
@@ -192,28 +187,6 @@ proptest! {
     #[test]
     fn nearly_valid_specs_compose_or_fail_naming_fields(spec in mutated_spec()) {
         check(&request(spec, None))?;
-    }
-
-    #[test]
-    fn remembered_compositions_answer_exactly_what_composing_does(
-        calls in prop::collection::vec(
-            (
-                prop::sample::select(vec!["w", "v", "u"]),
-                prop_oneof![mutated_spec(), Just(json!({"image": "ghcr.io/org/w:v2", "nats": {"stream": "S", "consumer": "c"}}))],
-                prop::sample::select(vec![None, Some(json!({"ttl": "5m"})), Some(json!({"nats": {"account": "A"}}))]),
-            ),
-            1..12,
-        )
-    ) {
-        // Two places for three claims: entries are replaced, kept and refused along the way.
-        let cache = Cache::new(2);
-        let ttl = Duration::from_secs(60);
-        for (claim, spec, input) in calls {
-            let req = request_for(claim, spec, input);
-            for _ in 0..2 {
-                prop_assert_eq!(run_cached(&req, ttl, &cache), run(&req, ttl));
-            }
-        }
     }
 
     #[test]
