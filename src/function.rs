@@ -1,17 +1,18 @@
 //! The composition function: one pure call from a RunFunction request to its response. No I/O.
 
 use crate::{
-    compose, convert,
-    field_error::{self, FieldError},
-    placement::{Placement, Scope},
+    api::{
+        field_error::{self, FieldError},
+        EventDrivenService,
+    },
+    compose,
+    document::convert,
+    document::tree::ObjectParts,
+    observed,
     proto::v1::{
         Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
         State, Target,
     },
-    settings::{Output, Settings},
-    spec::Spec,
-    status,
-    tree::{Parts, Tree},
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub fn run(
         .as_ref()
         .and_then(|o| o.composite.as_ref())
         .and_then(|c| c.resource.as_ref())
-        .map(Parts::of_struct)
+        .map(ObjectParts::of_struct)
         .ok_or(Malformed::NoObservedComposite)?;
 
     let mut rsp = RunFunctionResponse {
@@ -55,8 +56,12 @@ pub fn run(
     };
 
     let input = req.input.as_ref().map(convert::struct_to_json);
-    let (settings, spec, placement) = match inputs(xr, input.as_ref()) {
-        Ok(inputs) => inputs,
+    let EventDrivenService {
+        spec,
+        settings,
+        placement,
+    } = match EventDrivenService::read(xr, input.as_ref()) {
+        Ok(service) => service,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
             return Ok(rsp);
@@ -69,9 +74,9 @@ pub fn run(
     let observed = req
         .observed
         .as_ref()
-        .map(|o| status::observed_resources(&o.resources))
+        .map(|o| observed::observed_resources(&o.resources))
         .unwrap_or_default();
-    let report = status::report(&observed, xr.status, settings.output, &placement);
+    let report = observed::report(&observed, xr.status, settings.output, &placement);
 
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {
@@ -88,45 +93,6 @@ pub fn run(
     rsp.conditions = report.conditions;
     rsp.results.extend(report.events);
     Ok(rsp)
-}
-
-/// Reads the Input, the spec and the placement from the observed XR, collecting every mistake
-/// in all three. The server and the offline CLI both decide validity here.
-pub fn inputs<N: Tree>(
-    xr: Parts<'_, N>,
-    input: Option<&Value>,
-) -> Result<(Settings, Spec, Placement), Vec<FieldError>> {
-    let settings = Settings::from_input(input);
-    let spec = match xr.spec {
-        Some(spec) => Spec::parse(spec),
-        None => Err(vec![FieldError::new("spec", "required")]),
-    };
-    let placement = Placement::from_metadata(xr.metadata);
-    let mut errors: Vec<FieldError> = match (settings, spec, placement) {
-        (Ok(settings), Ok(spec), Ok(placement)) => match check_output(&settings, &placement) {
-            None => return Ok((settings, spec, placement)),
-            Some(error) => vec![error],
-        },
-        (settings, spec, placement) => [settings.err(), spec.err(), placement.err()]
-            .into_iter()
-            .flatten()
-            .flatten()
-            .collect(),
-    };
-    errors.sort();
-    errors.dedup();
-    Err(errors)
-}
-
-/// Direct output composes namespaced kinds, which only a namespaced (Crossplane v2) XR may own.
-fn check_output(settings: &Settings, placement: &Placement) -> Option<FieldError> {
-    (settings.output == Output::Direct && placement.scope == Scope::Claim).then(|| {
-        FieldError::new(
-            "input.output",
-            "Direct needs a namespaced (Crossplane v2) EventDrivenService; a claim's cluster-scoped XR \
-             composes provider-kubernetes Objects, so use output: Objects",
-        )
-    })
 }
 
 /// Merges our fields into the desired XR status, keeping what earlier steps set there.

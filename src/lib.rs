@@ -2,23 +2,16 @@
 //! Service, ServiceAccount and KEDA ScaledObject of a NATS JetStream worker.
 //!
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
-//! offline CLI are thin layers over it. Nothing is remembered between calls.
+//! offline CLI are thin layers over it. Nothing is remembered between calls. The layers, top to
+//! bottom: [`cli`]; [`server`] and [`offline`]; [`function`]; [`compose`] and [`observed`];
+//! [`api`]; [`document`] and [`proto`]. Each imports only layers below it.
 
+pub mod api;
 pub mod cli;
 pub mod compose;
-pub mod convert;
-pub mod field_error;
-pub mod fields;
+pub mod document;
 pub mod function;
-pub mod locate;
+pub mod observed;
 pub mod offline;
-pub mod placement;
 pub mod proto;
-pub mod render;
-pub mod schema;
 pub mod server;
-pub mod settings;
-pub mod spec;
-pub mod status;
-pub mod tree;
-pub mod validate;

@@ -7,7 +7,7 @@
 mod requests;
 
 use function_event_driven_service::{
-    convert,
+    document::convert,
     function::{run, Malformed},
     proto::v1::{Ready, Resource, RunFunctionRequest, RunFunctionResponse, State},
 };

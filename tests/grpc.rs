@@ -4,7 +4,7 @@
 mod harness;
 
 use function_event_driven_service::{
-    convert::json_to_struct,
+    document::convert::json_to_struct,
     function,
     proto::v1::{Resource, RunFunctionRequest, RunFunctionResponse, State},
 };

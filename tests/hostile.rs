@@ -2,7 +2,7 @@
 //! answers either a whole composition or ONE Fatal whose every line names a field.
 
 use function_event_driven_service::{
-    convert,
+    document::convert,
     function::run,
     proto::v1::{Resource, RunFunctionRequest, Severity, State},
 };

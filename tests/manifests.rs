@@ -9,7 +9,7 @@
 
 mod upstream;
 
-use function_event_driven_service::{render::render_as, schema};
+use function_event_driven_service::{api::schema, offline::render::render_as};
 use serde_json::{json, Value};
 use std::path::Path;
 use upstream::{

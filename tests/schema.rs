@@ -3,7 +3,7 @@
 
 mod upstream;
 
-use function_event_driven_service::schema::{claim_json_schema, CLAIM_KIND};
+use function_event_driven_service::api::schema::{claim_json_schema, CLAIM_KIND};
 use jsonschema::Validator;
 use serde_json::{json, Value};
 use upstream::{example_claims, repo_path};

@@ -5,9 +5,11 @@
 mod upstream;
 
 use function_event_driven_service::{
-    placement, schema,
-    settings::{Output, Settings, INPUT_API_VERSION, INPUT_KIND},
-    spec::{self, Spec},
+    api::input::{Output, Settings, INPUT_API_VERSION, INPUT_KIND},
+    api::placement,
+    api::rules,
+    api::schema,
+    api::spec::{self, Spec},
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -231,7 +233,7 @@ fn defaults(node: &Value, prefix: &str, out: &mut Map<String, Value>) {
 #[test]
 fn input_crd_defaults_are_the_settings_defaults() {
     let settings = Settings::default();
-    let size = |r: &function_event_driven_service::settings::Resources| {
+    let size = |r: &function_event_driven_service::api::input::Resources| {
         json!({
             "cpuRequest": r.cpu_request, "cpuLimit": r.cpu_limit,
             "memoryRequest": r.memory_request, "memoryLimit": r.memory_limit,
@@ -434,15 +436,15 @@ fn patterns(node: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn xrd_patterns_and_lengths_are_the_parsers() {
     let subdomain = (
-        spec::DNS1123_SUBDOMAIN_PATTERN,
-        Some(spec::DNS1123_SUBDOMAIN_MAX),
+        rules::DNS1123_SUBDOMAIN_PATTERN,
+        Some(rules::DNS1123_SUBDOMAIN_MAX),
     );
     let table = [
-        ("image", (spec::IMAGE_PATTERN, None)),
-        ("nats.url", (spec::NATS_URL_PATTERN, None)),
-        ("nats.stream", (spec::NATS_NAME_PATTERN, None)),
-        ("nats.consumer", (spec::NATS_NAME_PATTERN, None)),
-        ("nats.monitoringEndpoint", (spec::HOST_PORT_PATTERN, None)),
+        ("image", (rules::IMAGE_PATTERN, None)),
+        ("nats.url", (rules::NATS_URL_PATTERN, None)),
+        ("nats.stream", (rules::NATS_NAME_PATTERN, None)),
+        ("nats.consumer", (rules::NATS_NAME_PATTERN, None)),
+        ("nats.monitoringEndpoint", (rules::HOST_PORT_PATTERN, None)),
         ("secret1Name", subdomain),
         ("secret2Name", subdomain),
         ("secret3Name", subdomain),
@@ -452,11 +454,14 @@ fn xrd_patterns_and_lengths_are_the_parsers() {
         ("imagePullSecrets[].name", subdomain),
         (
             "secretRefs[].env[].secretKey",
-            (spec::SECRET_KEY_PATTERN, Some(spec::DNS1123_SUBDOMAIN_MAX)),
+            (
+                rules::SECRET_KEY_PATTERN,
+                Some(rules::DNS1123_SUBDOMAIN_MAX),
+            ),
         ),
         (
             "secretRefs[].env[].envName",
-            (spec::ENV_NAME_PATTERN, Some(spec::ENV_NAME_MAX)),
+            (rules::ENV_NAME_PATTERN, Some(rules::ENV_NAME_MAX)),
         ),
     ];
     for (path, (pattern, max_length)) in table {
@@ -480,7 +485,7 @@ fn xrd_patterns_and_lengths_are_the_parsers() {
     let input_endpoint = input_crd_schema()
         .pointer("/properties/nats/properties/monitoringEndpoint/pattern")
         .cloned();
-    assert_eq!(input_endpoint, Some(json!(spec::HOST_PORT_PATTERN)));
+    assert_eq!(input_endpoint, Some(json!(rules::HOST_PORT_PATTERN)));
 }
 
 #[test]
@@ -529,14 +534,14 @@ fn xrd_and_parser_agree_on_nats_urls() {
 #[test]
 fn reserved_environment_variables_are_refused_by_the_xrd() {
     let rules = spec_node("secretRefs[].env[].envName")["x-kubernetes-validations"].to_string();
-    for name in spec::RESERVED_ENV {
+    for name in rules::RESERVED_ENV {
         assert!(
             rules.contains(&format!("'{name}'")),
             "the XRD's envName rule must refuse {name}, as the parser does"
         );
     }
     let quoted = rules.matches("'NATS_").count();
-    assert_eq!(quoted, spec::RESERVED_ENV.len(), "no other names: {rules}");
+    assert_eq!(quoted, rules::RESERVED_ENV.len(), "no other names: {rules}");
 }
 
 /// The full example, with the widest replica range: the XRD's CEL rule min <= max is not
@@ -685,8 +690,8 @@ fn xrd_list_bounds_are_the_parsers() {
     /// Builds `secretRefs` with n items in the list under test.
     type Fill = fn(usize) -> Value;
     let table: [(&str, usize, Fill); 2] = [
-        ("secretRefs", spec::MAX_SECRET_REFS, secrets),
-        ("secretRefs[].env", spec::MAX_SECRET_KEYS, keys),
+        ("secretRefs", rules::MAX_SECRET_REFS, secrets),
+        ("secretRefs[].env", rules::MAX_SECRET_KEYS, keys),
     ];
     let mut disagreements = Vec::new();
     for (path, max, fill) in table {
@@ -751,7 +756,7 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
     let props = json_schema["properties"]["spec"]["properties"]
         .as_object_mut()
         .expect("spec has properties");
-    for field in function_event_driven_service::validate::CROSSPLANE_SPEC_FIELDS {
+    for field in function_event_driven_service::api::rules::CROSSPLANE_SPEC_FIELDS {
         let added = props.remove(*field);
         assert!(
             added.is_some_and(|v| v.get("type").is_none()),

@@ -7,10 +7,10 @@
 
 use function_event_driven_service::{
     compose::KEYS,
-    convert::json_to_struct,
+    document::convert::json_to_struct,
     function,
+    offline::render,
     proto::v1::{RequestMeta, Resource, RunFunctionRequest, State},
-    render,
 };
 use prost::Message;
 use serde_json::{json, Value};
@@ -146,7 +146,7 @@ pub fn observed(mut xr: Value) -> RunFunctionRequest {
             .resources
             .get(key)
             .and_then(|r| r.resource.as_ref())
-            .map(function_event_driven_service::convert::struct_to_json)
+            .map(function_event_driven_service::document::convert::struct_to_json)
         else {
             continue;
         };

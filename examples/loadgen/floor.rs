@@ -7,11 +7,11 @@
 //! a clone of the canned response instead of `function::run`.
 
 use function_event_driven_service::{
-    cli::DEFAULT_MAX_RECV_MESSAGE_SIZE,
     proto::v1::{
         function_runner_service_server::{FunctionRunnerService, FunctionRunnerServiceServer},
         RunFunctionRequest, RunFunctionResponse,
     },
+    server::DEFAULT_MAX_RECV_MESSAGE_SIZE,
 };
 use prost::Message;
 use std::{io::Read, process::ExitCode};

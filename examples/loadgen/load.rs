@@ -21,7 +21,7 @@ const RUN_FUNCTION: &str = "/apiextensions.fn.proto.v1.FunctionRunnerService/Run
 /// Longest a single call may take before it counts as an error; bounds the run's length.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message either way, as the server's default receive limit.
-pub const MAX_MESSAGE: usize = function_event_driven_service::cli::DEFAULT_MAX_RECV_MESSAGE_SIZE;
+pub const MAX_MESSAGE: usize = function_event_driven_service::server::DEFAULT_MAX_RECV_MESSAGE_SIZE;
 
 /// A plaintext HTTP/2 connection to `addr`.
 pub async fn connect(addr: SocketAddr) -> Result<Channel, String> {

@@ -6,9 +6,9 @@
 
 use super::{Labels, HTTP_PORT, HTTP_PORT_NAME};
 use crate::{
-    placement::Placement,
-    settings::{Resources, Settings},
-    spec::Spec,
+    api::input::{Resources, Settings},
+    api::placement::Placement,
+    api::spec::Spec,
 };
 use k8s_openapi::{
     api::{

@@ -13,10 +13,10 @@ mod service_account;
 pub use labels::Labels;
 
 use crate::{
-    convert,
-    placement::Placement,
-    settings::{Output, Settings},
-    spec::Spec,
+    api::input::{Output, Settings},
+    api::placement::Placement,
+    api::spec::Spec,
+    document::convert,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use prost_types::Struct;

@@ -3,8 +3,8 @@
 
 use super::{DEPLOYMENT, SCALED_OBJECT};
 use crate::{
-    placement::{Placement, Scope},
-    settings::Settings,
+    api::input::Settings,
+    api::placement::{Placement, Scope},
 };
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! The KEDA ScaledObject that scales the Deployment on JetStream consumer lag.
 
 use super::Labels;
-use crate::{placement::Placement, settings::Settings, spec::Spec};
+use crate::{api::input::Settings, api::placement::Placement, api::spec::Spec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use std::collections::BTreeMap;

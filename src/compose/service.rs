@@ -1,7 +1,7 @@
 //! The ClusterIP Service in front of the worker's HTTP port.
 
 use super::{Labels, HTTP_PORT, HTTP_PORT_NAME};
-use crate::placement::Placement;
+use crate::api::placement::Placement;
 use k8s_openapi::{
     api::core::v1::{Service, ServicePort, ServiceSpec},
     apimachinery::pkg::util::intstr::IntOrString,

@@ -1,7 +1,7 @@
 //! The ServiceAccount: the worker's own identity, with no API token mounted.
 
 use super::Labels;
-use crate::placement::Placement;
+use crate::api::placement::Placement;
 use k8s_openapi::api::core::v1::ServiceAccount;
 
 /// Builds the ServiceAccount.

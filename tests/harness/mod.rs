@@ -16,7 +16,7 @@ use bytes::Bytes;
 use clap::Parser;
 use function_event_driven_service::{
     cli::Cli,
-    convert::json_to_struct,
+    document::convert::json_to_struct,
     proto::v1::{
         function_runner_service_client::FunctionRunnerServiceClient, Resource, RunFunctionRequest,
         State,

@@ -1,11 +1,11 @@
 //! The offline subcommands: render, validate and schema, on files and with no cluster.
 
-use crate::{
-    cli::{Command, RenderArgs},
-    field_error::FieldError,
-    locate, render,
-};
-use serde::Deserialize;
+pub mod documents;
+pub mod render;
+
+use crate::api::field_error::FieldError;
+use clap::{Args, Subcommand};
+use documents::{one_document, read_documents, Document};
 use serde_json::Value;
 use std::{
     fmt::Write as _,
@@ -14,14 +14,39 @@ use std::{
     process::ExitCode,
 };
 
-/// One YAML document of a file, with where it starts.
-pub struct Document {
-    /// The parsed document.
-    pub value: Value,
-    /// Its text, for finding field lines.
-    pub text: String,
-    /// Line of the file its text starts on, 0-based.
-    pub first_line: usize,
+/// Offline work on files.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the resources a claim or XR composes, as a YAML stream, with no cluster.
+    Render(RenderArgs),
+    /// Check claims and XRs; print every problem as FILE: field.path: message.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of an EventDrivenService claim.
+    Schema,
+}
+
+/// Arguments of `render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A claim (kind EventDrivenService) or XR (kind XEventDrivenService).
+    pub file: PathBuf,
+    /// A function Input (kind Input) to render with.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Observed composed resources (a YAML stream) to derive readiness, status and conditions from.
+    #[arg(long)]
+    pub observed: Option<PathBuf>,
+    /// Treat a `kind: EventDrivenService` document as a Crossplane v2 namespaced XR, not a claim.
+    #[arg(long)]
+    pub namespaced: bool,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Claim or XR files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Runs one offline subcommand and maps its outcome to an exit code.
@@ -29,7 +54,7 @@ pub fn run(command: &Command) -> ExitCode {
     let outcome = match command {
         Command::Render(args) => render_command(args),
         Command::Validate(args) => validate_command(&args.files),
-        Command::Schema => serde_json::to_string_pretty(&crate::schema::claim_json_schema())
+        Command::Schema => serde_json::to_string_pretty(&crate::api::schema::claim_json_schema())
             .map_err(|e| e.to_string())
             .and_then(|text| print(&format!("{text}\n"))),
     };
@@ -47,61 +72,6 @@ fn print(text: &str) -> Result<ExitCode, String> {
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = out.write_all(text.as_bytes());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads every non-empty YAML document of a file.
-pub fn read_documents(path: &Path) -> Result<Vec<Document>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Splits YAML text into its documents.
-pub fn parse_documents(text: &str) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    let mut chunk = String::new();
-    let mut first_line = 0;
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines
-        .iter()
-        .enumerate()
-        .chain(std::iter::once((lines.len(), &"---")))
-    {
-        if line.starts_with("---") {
-            let value: Value = serde_yaml::Deserializer::from_str(&chunk)
-                .next()
-                .map(Value::deserialize)
-                .transpose()
-                .map_err(|e| match e.location() {
-                    Some(at) => format!("line {}: invalid YAML: {e}", first_line + at.line()),
-                    None => format!("invalid YAML: {e}"),
-                })?
-                .unwrap_or(Value::Null);
-            if !value.is_null() {
-                docs.push(Document {
-                    value,
-                    text: std::mem::take(&mut chunk),
-                    first_line,
-                });
-            }
-            chunk.clear();
-            first_line = i + 1;
-        } else {
-            chunk.push_str(line);
-            chunk.push('\n');
-        }
-    }
-    Ok(docs)
-}
-
-fn one_document(path: &Path, what: &str) -> Result<Value, String> {
-    let mut docs = read_documents(path)?;
-    match docs.len() {
-        1 => Ok(docs.remove(0).value),
-        n => Err(format!(
-            "{}: expected one {what} document, found {n}",
-            path.display()
-        )),
-    }
 }
 
 fn render_command(args: &RenderArgs) -> Result<ExitCode, String> {
@@ -166,7 +136,7 @@ fn is_claim_like(doc: &Value) -> bool {
 }
 
 fn describe(path: &Path, doc: &Document, error: &FieldError) -> String {
-    match locate::line_of(&doc.text, &error.path) {
+    match documents::line_of(&doc.text, &error.path) {
         Some(line) => format!("{}:{}: {error}", path.display(), doc.first_line + line),
         None => format!("{}: {error}", path.display()),
     }

@@ -7,13 +7,39 @@
 //! null field is an absent one, and a whole double (all numbers in a protobuf `Struct` are
 //! doubles) is an integer.
 
-use crate::convert::ShapeError;
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
     self, value::StrDeserializer, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess,
     SeqAccess, Visitor,
 };
 use serde_json::Value;
+use std::fmt;
+
+/// Why a value does not have the shape asked for: a map key that is neither a string nor a
+/// number when serialising into a `Struct`, a field of the wrong type when deserialising a
+/// [`Tree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError(String);
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ShapeError {}
+
+impl serde::ser::Error for ShapeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
+
+impl de::Error for ShapeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
 
 /// Largest magnitude a double can hold with every integer below it exact (2^53).
 pub const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
@@ -184,7 +210,7 @@ impl Tree for PbValue {
 
 /// The top-level parts of a Kubernetes object that the function reads.
 #[derive(Debug)]
-pub struct Parts<'a, N> {
+pub struct ObjectParts<'a, N> {
     /// `metadata`.
     pub metadata: Option<&'a N>,
     /// `spec`.
@@ -194,15 +220,15 @@ pub struct Parts<'a, N> {
 }
 
 // Derived Clone and Copy would ask the same of `N`; the parts are only references.
-impl<N> Clone for Parts<'_, N> {
+impl<N> Clone for ObjectParts<'_, N> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<N> Copy for Parts<'_, N> {}
+impl<N> Copy for ObjectParts<'_, N> {}
 
-impl<'a, N: Tree> Parts<'a, N> {
+impl<'a, N: Tree> ObjectParts<'a, N> {
     /// The parts of an object, read with `field` from its top level.
     pub fn read(field: impl Fn(&str) -> Option<&'a N>) -> Self {
         Self {
@@ -218,7 +244,7 @@ impl<'a, N: Tree> Parts<'a, N> {
     }
 }
 
-impl<'a> Parts<'a, PbValue> {
+impl<'a> ObjectParts<'a, PbValue> {
     /// The parts of an object as a request carries it, in a protobuf `Struct`.
     pub fn of_struct(object: &'a Struct) -> Self {
         Self::read(|key| object.fields.get(key))
@@ -362,7 +388,7 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::json_to_value;
+    use crate::document::convert::json_to_value;
     use serde::Deserialize;
     use serde_json::json;
 

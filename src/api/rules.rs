@@ -3,19 +3,43 @@
 //! The XRD states the same rules for the API server; a test keeps the two in step.
 
 use crate::{
-    field_error::FieldError,
-    fields::{
+    api::field_error::FieldError,
+    api::fields::{
         check_max_items, check_max_len, check_pattern, object, object_ignoring, Errors, Object,
     },
-    spec::{
-        DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN, ENV_NAME_MAX, ENV_NAME_PATTERN,
-        HOST_PORT_PATTERN, IMAGE_PATTERN, MAX_SECRET_KEYS, MAX_SECRET_REFS, NATS_NAME_PATTERN,
-        NATS_URL_PATTERN, RESERVED_ENV, SECRET_KEY_PATTERN,
-    },
-    tree::Tree,
+    document::tree::Tree,
 };
 use regex::Regex;
 use std::{collections::BTreeMap, sync::LazyLock};
+
+/// An image reference with a tag, a digest or both; a bare repository is refused because
+/// it silently means `:latest`.
+pub const IMAGE_PATTERN: &str = r"^(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$";
+/// A DNS-1123 subdomain: what Secret names must be.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// Longest DNS-1123 subdomain.
+pub const DNS1123_SUBDOMAIN_MAX: usize = 253;
+/// A C identifier: what a portable environment variable name must be.
+pub const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+/// Longest environment variable name. This bound, and the two list bounds below, keep the
+/// API server's cost estimate of the XRD's CEL rule on `envName` under its per-rule limit;
+/// without them it refuses the CRDs Crossplane generates.
+pub const ENV_NAME_MAX: usize = 128;
+/// Most entries in `secretRefs`.
+pub const MAX_SECRET_REFS: usize = 64;
+/// Most keys in one `secretRefs[].env`.
+pub const MAX_SECRET_KEYS: usize = 128;
+/// A JetStream stream or consumer name: no whitespace, `.`, `*`, `>` or path separators.
+pub const NATS_NAME_PATTERN: &str = r"^[^\s.*>/\\]+$";
+/// A key inside a Secret.
+pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
+/// One or more comma-separated NATS server URLs.
+pub const NATS_URL_PATTERN: &str = r"^(nats|tls|ws|wss)://[^\s,]+(,(nats|tls|ws|wss)://[^\s,]+)*$";
+/// `host:port` of the NATS monitoring port, without a scheme.
+pub const HOST_PORT_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$";
+/// Environment variables the function sets itself; secrets may not shadow them.
+pub const RESERVED_ENV: [&str; 3] = ["NATS_URL", "NATS_STREAM_NAME", "NATS_CONSUMER_GROUP"];
 
 fn compiled(pattern: &str) -> Regex {
     // The patterns are constants covered by unit tests, so this cannot fail at run time.

@@ -1,10 +1,10 @@
 //! Platform settings from the function Input, resolved against built-in defaults.
 
-use crate::spec::{Size, DEFAULT_MONITORING_ENDPOINT, DEFAULT_NATS_ACCOUNT, DEFAULT_NATS_URL};
+use crate::api::spec::{Size, DEFAULT_MONITORING_ENDPOINT, DEFAULT_NATS_ACCOUNT, DEFAULT_NATS_URL};
 use crate::{
-    field_error::FieldError,
-    fields::{object, Errors},
-    validate,
+    api::field_error::FieldError,
+    api::fields::{object, Errors},
+    api::rules,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -208,11 +208,11 @@ impl Settings {
             let fields = ["url", "monitoringEndpoint", "account", "accountID"];
             if let Some(nats) = object(nats, &obj.path_of("nats"), &fields, &mut errors) {
                 if let Some(url) = nats.string("url", &mut errors) {
-                    validate::check_nats_url(url, &nats.path_of("url"), &mut errors);
+                    rules::check_nats_url(url, &nats.path_of("url"), &mut errors);
                     settings.nats_url = url.to_string();
                 }
                 if let Some(endpoint) = nats.string("monitoringEndpoint", &mut errors) {
-                    validate::check_monitoring_endpoint(
+                    rules::check_monitoring_endpoint(
                         endpoint,
                         &nats.path_of("monitoringEndpoint"),
                         &mut errors,
@@ -248,7 +248,7 @@ impl Settings {
             }
         }
         if let Some(ttl) = obj.string("ttl", &mut errors) {
-            match crate::cli::parse_duration(ttl) {
+            match parse_duration(ttl) {
                 Ok(ttl) => settings.ttl = Some(ttl),
                 Err(_) => errors.push(
                     obj.path_of("ttl"),
@@ -353,6 +353,24 @@ fn quantity_value(q: &str) -> Option<f64> {
         .map(|n| n * factor)
 }
 
+/// Parses `90`, `90s`, `5m` or `1h` into a duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 60s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    };
+    secs.map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is not a duration like 60s, 5m or 1h"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +449,24 @@ mod tests {
         assert!(quantity_value("1000m") < quantity_value("2"));
         assert_eq!(quantity_value("-1"), None);
         assert_eq!(quantity_value("Mi"), None);
+    }
+    #[test]
+    fn durations_parse_in_seconds_minutes_and_hours() {
+        let cases = [
+            ("60", Some(60)),
+            ("60s", Some(60)),
+            ("5m", Some(300)),
+            ("1h", Some(3600)),
+            ("1d", None),
+            ("s", None),
+            ("-1s", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                parse_duration(input).ok().map(|d| d.as_secs()),
+                want,
+                "parsing {input:?}"
+            );
+        }
     }
 }

@@ -8,10 +8,11 @@
 //! typed resource straight into a `Struct`, as `serde_json::to_value` followed by
 //! [`json_to_struct`] would, at a fraction of the cost (one tree built instead of three).
 
+use super::tree::{whole, ShapeError};
 use prost_types::{value::Kind, ListValue, Struct, Value as PbValue};
 use serde::{ser, Serialize};
 use serde_json::{Map, Number, Value};
-use std::{collections::BTreeMap, fmt};
+use std::collections::BTreeMap;
 
 /// Converts a protobuf `Struct` into a JSON object.
 pub fn struct_to_json(s: &Struct) -> Value {
@@ -40,7 +41,7 @@ pub fn value_to_json(v: &PbValue) -> Value {
 
 /// A double as JSON: an integer when it is whole and exact, otherwise a float.
 pub fn number_to_json(n: f64) -> Value {
-    if let Some(whole) = crate::tree::whole(n) {
+    if let Some(whole) = whole(n) {
         return Value::Number(Number::from(whole));
     }
     // NaN and infinities have no JSON form.
@@ -101,32 +102,6 @@ pub fn json_to_struct(v: &Value) -> Struct {
     match v {
         Value::Object(m) => map_to_struct(m),
         _ => Struct::default(),
-    }
-}
-
-/// Why a value does not have the shape asked for: a map key that is neither a string nor a
-/// number when serialising into a `Struct`, a field of the wrong type when deserialising a
-/// [`Tree`](crate::tree::Tree).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShapeError(String);
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ShapeError {}
-
-impl ser::Error for ShapeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
-
-impl serde::de::Error for ShapeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
     }
 }
 
@@ -408,7 +383,7 @@ impl ser::SerializeMap for MapBuilder {
         let key = self
             .key
             .take()
-            .ok_or_else(|| ShapeError("map value without a key".into()))?;
+            .ok_or_else(|| <ShapeError as ser::Error>::custom("map value without a key"))?;
         self.fields.insert(key, value.serialize(ValueSerializer)?);
         Ok(())
     }
@@ -454,7 +429,7 @@ impl ser::SerializeStructVariant for MapBuilder {
 struct KeySerializer;
 
 fn not_a_key<T>(what: &str) -> Result<T, ShapeError> {
-    Err(ShapeError(format!(
+    Err(<ShapeError as ser::Error>::custom(format!(
         "a map key must be a string, not {what}"
     )))
 }

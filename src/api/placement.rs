@@ -1,6 +1,6 @@
 //! Where the composed resources go: their name and namespace, read from the observed XR.
 
-use crate::{field_error::FieldError, tree::Tree};
+use crate::{api::field_error::FieldError, document::tree::Tree};
 
 /// Label Crossplane sets on a claim's XR to the claim's name.
 pub const CLAIM_NAME_LABEL: &str = "crossplane.io/claim-name";

@@ -3,21 +3,25 @@
 //! Every call goes straight to [`function::run`]; this
 //! module only moves bytes, enforces limits and logs which call arrived, never what it carried.
 
+mod error;
+mod tls;
+
+pub use error::ServeError;
+pub use tls::{TlsMaterial, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
+
 use crate::{
-    cli::ServeArgs,
     function,
     proto::{
         self,
         v1::{RunFunctionRequest, RunFunctionResponse},
     },
 };
-use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+use clap::Args;
 use std::{
-    fmt,
     future::Future,
     io::{self, IsTerminal},
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::ExitCode,
     time::Duration,
 };
@@ -28,189 +32,44 @@ use tokio::{
 };
 use tonic::{
     codegen::http,
-    transport::{server::TcpIncoming, Certificate, Identity, Server, ServerTlsConfig},
+    transport::{server::TcpIncoming, Server},
     Request, Response, Status,
 };
 use tracing::{debug, info, warn};
+
+/// Default gRPC receive limit: gRPC's own 4 MiB is too small for large pipelines.
+pub const DEFAULT_MAX_RECV_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+
+/// Flags of the gRPC server, as Crossplane's function runtime passes them.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    pub address: SocketAddr,
+    /// Directory holding tls.crt, tls.key and ca.crt for mutual TLS.
+    #[arg(long, env = "TLS_SERVER_CERTS_DIR")]
+    pub tls_certs_dir: Option<PathBuf>,
+    /// Serve without TLS (wins over --tls-certs-dir); for local development and `crossplane render`.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Human-readable debug logs instead of JSON.
+    #[arg(short, long)]
+    pub debug: bool,
+    /// Largest request accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_RECV_MESSAGE_SIZE)]
+    pub max_recv_message_size: usize,
+    /// How long Crossplane may cache a response, e.g. 60s, 5m, 1h.
+    #[arg(long, default_value = "60s", value_parser = crate::api::input::parse_duration)]
+    pub ttl: Duration,
+}
 
 type V1Server = proto::v1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
 type V1beta1Server =
     proto::v1beta1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
 
-/// Certificate file of the server in a TLS directory.
-pub const TLS_CERT_FILE: &str = "tls.crt";
-/// Private key file of the server in a TLS directory.
-pub const TLS_KEY_FILE: &str = "tls.key";
-/// CA bundle that client certificates must chain to.
-pub const TLS_CA_FILE: &str = "ca.crt";
-
 /// How long in-flight calls may run on after a shutdown signal; a stuck client (or an endless
 /// health Watch stream) must not keep the pod past Kubernetes' 30 s termination grace period.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A client that opens a connection and never finishes the handshake must not hold it forever.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why the server could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// Neither TLS material nor `--insecure` was given.
-    #[error(
-        "refusing to serve without TLS: pass --tls-certs-dir DIR (or set TLS_SERVER_CERTS_DIR) \
-         to a directory holding {TLS_CERT_FILE}, {TLS_KEY_FILE} and {TLS_CA_FILE} for mutual TLS, \
-         or pass --insecure to serve plaintext for local development and `crossplane render`"
-    )]
-    NoTransportSecurity,
-    /// A file of the TLS directory is missing or unreadable.
-    #[error("cannot read TLS file {}: {source}", .path.display())]
-    TlsFileUnreadable {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: io::Error,
-    },
-    /// A file of the TLS directory does not hold what it should.
-    #[error("TLS file {} holds no {expected}", .path.display())]
-    TlsFileInvalid {
-        /// The file.
-        path: PathBuf,
-        /// What the file should hold.
-        expected: &'static str,
-    },
-    /// The TLS files parse but do not make a usable configuration (e.g. key and certificate differ).
-    #[error("cannot set up mutual TLS from {}: {}", .dir.display(), chain(.source))]
-    Tls {
-        /// The TLS directory.
-        dir: PathBuf,
-        /// What tonic/rustls said.
-        source: tonic::transport::Error,
-    },
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address from `--address`.
-        address: SocketAddr,
-        /// What the operating system said.
-        source: io::Error,
-    },
-    /// The process could not set up its runtime, signal handlers or listener.
-    #[error("cannot start the server: {0}")]
-    Startup(#[source] io::Error),
-    /// The reflection service rejected the embedded descriptors (a build defect).
-    #[error("cannot build the gRPC reflection service: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    /// The server stopped with an error.
-    #[error("server failed: {}", chain(.0))]
-    Serve(#[source] tonic::transport::Error),
-}
-
-impl ServeError {
-    /// Exit code: 2 for a configuration the operator must fix, 1 for anything else.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::NoTransportSecurity
-            | Self::TlsFileUnreadable { .. }
-            | Self::TlsFileInvalid { .. }
-            | Self::Tls { .. }
-            | Self::Bind { .. } => ExitCode::from(2),
-            Self::Startup(_) | Self::Reflection(_) | Self::Serve(_) => ExitCode::FAILURE,
-        }
-    }
-}
-
-/// tonic's transport errors say "transport error" and keep the useful part in their sources.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The PEM contents of a mutual-TLS directory, checked when read.
-#[derive(Clone)]
-pub struct TlsMaterial {
-    dir: PathBuf,
-    cert: Vec<u8>,
-    key: Vec<u8>,
-    ca: Vec<u8>,
-}
-
-impl fmt::Debug for TlsMaterial {
-    // Never print the key, not even in a debug dump of the configuration.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsMaterial")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TlsMaterial {
-    /// Reads `tls.crt`, `tls.key` and `ca.crt` from `dir`, naming the first file that is
-    /// missing, unreadable or not PEM of the right kind.
-    pub fn load(dir: &Path) -> Result<Self, ServeError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| ServeError::TlsFileUnreadable { path, source })
-        };
-        let invalid = |name: &str, expected| ServeError::TlsFileInvalid {
-            path: dir.join(name),
-            expected,
-        };
-        let has_certificates = |pem: &[u8]| {
-            CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .is_ok_and(|certs| !certs.is_empty())
-        };
-
-        let cert = read(TLS_CERT_FILE)?;
-        if !has_certificates(&cert) {
-            return Err(invalid(TLS_CERT_FILE, "PEM certificate"));
-        }
-        let key = read(TLS_KEY_FILE)?;
-        if PrivateKeyDer::from_pem_slice(&key).is_err() {
-            return Err(invalid(
-                TLS_KEY_FILE,
-                "PEM private key (RSA PRIVATE KEY, PRIVATE KEY or EC PRIVATE KEY)",
-            ));
-        }
-        let ca = read(TLS_CA_FILE)?;
-        if !has_certificates(&ca) {
-            return Err(invalid(TLS_CA_FILE, "PEM CA certificate"));
-        }
-        let material = Self {
-            dir: dir.to_path_buf(),
-            cert,
-            key,
-            ca,
-        };
-        // Build the TLS acceptor once now, so a key that does not match its certificate stops
-        // start-up with the other configuration errors, before the port is bound.
-        Server::builder()
-            .tls_config(material.server_tls_config())
-            .map_err(|source| ServeError::Tls {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-        Ok(material)
-    }
-
-    /// The directory the material came from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn server_tls_config(&self) -> ServerTlsConfig {
-        // A CA root without `client_auth_optional` makes the client certificate mandatory.
-        ServerTlsConfig::new()
-            .identity(Identity::from_pem(&self.cert, &self.key))
-            .client_ca_root(Certificate::from_pem(&self.ca))
-            .timeout(TLS_HANDSHAKE_TIMEOUT)
-    }
-}
 
 /// What [`serve`] needs, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -332,9 +191,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let address = listener.local_addr().map_err(ServeError::Startup)?;
     let limit = config.max_message_size;
-    let function = Function {
-        ttl: config.ttl,
-    };
+    let function = Function { ttl: config.ttl };
     let v1 = V1Server::new(function.clone())
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);

@@ -1,12 +1,13 @@
 //! Offline rendering: the same `function::run` the server calls, fed from YAML documents.
 
 use crate::{
-    convert,
-    field_error::FieldError,
+    api::field_error::FieldError,
+    api::placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
+    api::EventDrivenService,
+    document::convert,
+    document::tree::ObjectParts,
     function,
-    placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
     proto::v1::{Resource, RunFunctionRequest, Severity, State, Status},
-    tree::Parts,
 };
 use serde_json::{json, Map, Value};
 use std::{collections::BTreeMap, time::Duration};
@@ -103,7 +104,7 @@ pub fn check(
     namespaced: bool,
 ) -> Result<(), Vec<FieldError>> {
     let xr = to_composite(document, namespaced)?;
-    function::inputs(Parts::of(&xr), input).map(|_| ())
+    EventDrivenService::read(ObjectParts::of(&xr), input).map(|_| ())
 }
 
 /// Renders a claim or XR, with an optional function Input and observed composed resources

@@ -1,7 +1,77 @@
-//! Finds the line of a field path in YAML text, so `validate` can say `FILE:LINE: path: message`.
+//! YAML streams as the offline commands read them, and the line a field path sits on, so
+//! `validate` can say `FILE:LINE: path: message`.
 //!
-//! Best effort over block-style YAML, which is how claims are written: a missing field points
-//! at its nearest parent that is there.
+//! Finding a line is best effort over block-style YAML, which is how claims are written: a
+//! missing field points at its nearest parent that is there.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+
+/// One YAML document of a file, with where it starts.
+pub struct Document {
+    /// The parsed document.
+    pub value: Value,
+    /// Its text, for finding field lines.
+    pub text: String,
+    /// Line of the file its text starts on, 0-based.
+    pub first_line: usize,
+}
+
+/// Reads every non-empty YAML document of a file.
+pub fn read_documents(path: &Path) -> Result<Vec<Document>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Splits YAML text into its documents.
+pub fn parse_documents(text: &str) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    let mut chunk = String::new();
+    let mut first_line = 0;
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .chain(std::iter::once((lines.len(), &"---")))
+    {
+        if line.starts_with("---") {
+            let value: Value = serde_yaml::Deserializer::from_str(&chunk)
+                .next()
+                .map(Value::deserialize)
+                .transpose()
+                .map_err(|e| match e.location() {
+                    Some(at) => format!("line {}: invalid YAML: {e}", first_line + at.line()),
+                    None => format!("invalid YAML: {e}"),
+                })?
+                .unwrap_or(Value::Null);
+            if !value.is_null() {
+                docs.push(Document {
+                    value,
+                    text: std::mem::take(&mut chunk),
+                    first_line,
+                });
+            }
+            chunk.clear();
+            first_line = i + 1;
+        } else {
+            chunk.push_str(line);
+            chunk.push('\n');
+        }
+    }
+    Ok(docs)
+}
+
+pub fn one_document(path: &Path, what: &str) -> Result<Value, String> {
+    let mut docs = read_documents(path)?;
+    match docs.len() {
+        1 => Ok(docs.remove(0).value),
+        n => Err(format!(
+            "{}: expected one {what} document, found {n}",
+            path.display()
+        )),
+    }
+}
 
 enum Segment<'a> {
     Key(&'a str),

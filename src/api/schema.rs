@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
 /// The XRD, as shipped in the Configuration package.
-pub const XRD_YAML: &str = include_str!("../apis/definition.yaml");
+pub const XRD_YAML: &str = include_str!("../../apis/definition.yaml");
 /// `apiVersion` of a claim.
 pub const CLAIM_API_VERSION: &str = "platform.bizmatters.io/v1alpha1";
 /// `kind` of a claim.
@@ -128,7 +128,7 @@ pub fn claim_json_schema() -> Value {
 /// ...); the function ignores them, so the editor schema lets them through untyped.
 fn with_crossplane_fields(mut spec: Value) -> Value {
     if let Some(props) = spec.get_mut("properties").and_then(Value::as_object_mut) {
-        for field in crate::validate::CROSSPLANE_SPEC_FIELDS {
+        for field in crate::api::rules::CROSSPLANE_SPEC_FIELDS {
             props.insert(
                 (*field).to_string(),
                 json!({"description": "Crossplane's own field; the function does not read it."}),

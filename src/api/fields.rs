@@ -4,8 +4,8 @@
 //! the Input are first walked here, and only handed to serde once the walk found nothing.
 
 use crate::{
-    field_error::FieldError,
-    tree::{Node, Tree},
+    api::field_error::FieldError,
+    document::tree::{Node, Tree},
 };
 use regex::Regex;
 

@@ -6,11 +6,11 @@
 //! the live objects themselves. Either way the same facts are read from the same places.
 
 use crate::{
+    api::input::Output,
+    api::placement::Placement,
     compose::{DEPLOYMENT, KEYS, SCALED_OBJECT, SERVICE, SERVICE_ACCOUNT},
-    placement::Placement,
+    document::tree::{ObjectParts, Tree},
     proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
-    settings::Output,
-    tree::{Parts, Tree},
 };
 use prost_types::Value as PbValue;
 use serde_json::{json, Map, Value};
@@ -44,7 +44,7 @@ struct Observed {
 
 /// Reads the observed resources and the status of the observed XR into a report.
 pub fn report<N: Tree>(
-    observed: &BTreeMap<&str, Parts<'_, N>>,
+    observed: &BTreeMap<&str, ObjectParts<'_, N>>,
     xr_status: Option<&N>,
     output: Output,
     placement: &Placement,
@@ -150,7 +150,7 @@ fn transition(
 }
 
 /// Whether one observed resource is ready, decided per kind.
-fn readiness<N: Tree>(key: &str, resource: &Parts<'_, N>, output: Output) -> Ready {
+fn readiness<N: Tree>(key: &str, resource: &ObjectParts<'_, N>, output: Output) -> Ready {
     let ready = match output {
         // The readiness policy on each Object makes its Ready condition mean what it says.
         Output::Objects => is_true(resource.status, "Ready"),
@@ -171,7 +171,7 @@ fn readiness<N: Tree>(key: &str, resource: &Parts<'_, N>, output: Output) -> Rea
 
 /// Available, and every desired replica updated and available. The replica count is the
 /// observed one: KEDA's HPA sets it, not us.
-fn deployment_ready<N: Tree>(deployment: &Parts<'_, N>) -> bool {
+fn deployment_ready<N: Tree>(deployment: &ObjectParts<'_, N>) -> bool {
     let count = |field: &str| {
         deployment
             .status
@@ -190,13 +190,16 @@ fn deployment_ready<N: Tree>(deployment: &Parts<'_, N>) -> bool {
 }
 
 /// The live object behind an observed resource.
-fn live_object<'a, N: Tree>(resource: &Parts<'a, N>, output: Output) -> Option<Parts<'a, N>> {
+fn live_object<'a, N: Tree>(
+    resource: &ObjectParts<'a, N>,
+    output: Output,
+) -> Option<ObjectParts<'a, N>> {
     match output {
         Output::Objects => resource
             .status?
             .get("atProvider")?
             .get("manifest")
-            .map(Parts::of),
+            .map(ObjectParts::of),
         Output::Direct => Some(*resource),
     }
 }
@@ -247,14 +250,14 @@ fn condition<N: Tree>(status: Option<&N>, kind: &str) -> Option<Observed> {
 /// Our observed composed resources by key, read where the request holds them.
 pub fn observed_resources(
     resources: &BTreeMap<String, Resource>,
-) -> BTreeMap<&str, Parts<'_, PbValue>> {
+) -> BTreeMap<&str, ObjectParts<'_, PbValue>> {
     resources
         .iter()
         .filter(|(key, _)| KEYS.contains(&key.as_str()))
         .filter_map(|(key, r)| {
             r.resource
                 .as_ref()
-                .map(|s| (key.as_str(), Parts::of_struct(s)))
+                .map(|s| (key.as_str(), ObjectParts::of_struct(s)))
         })
         .collect()
 }
