@@ -119,7 +119,9 @@ pub fn validate_file(path: &Path) -> Result<(Vec<String>, usize), String> {
     let docs = read_documents(path)?;
     let claims: Vec<_> = docs.iter().filter(|d| is_claim_like(&d.value)).collect();
     for doc in &claims {
-        if let Err(errors) = render::check(&doc.value, None, false) {
+        if let Err(errors) = render::to_composite(&doc.value, false)
+            .and_then(|xr| render::request(&xr, None, &[]))
+            .and_then(|req| render::check(&req)) {
             problems.extend(errors.iter().map(|e| describe(path, doc, e)));
         }
     }

@@ -97,14 +97,76 @@ pub fn to_composite(document: &Value, namespaced: bool) -> Result<Value, Vec<Fie
     }))
 }
 
-/// Every mistake in a claim or XR, with paths as the user wrote them.
-pub fn check(
+/// The XR of a claim or XR document, carrying the status of the observed XR if `observed`
+/// holds one (the status and conditions of the previous reconcile).
+pub fn observed_composite(
     document: &Value,
-    input: Option<&Value>,
+    observed: &[Value],
     namespaced: bool,
-) -> Result<(), Vec<FieldError>> {
-    let xr = to_composite(document, namespaced)?;
-    EventDrivenService::read(ObjectParts::of(&xr), input).map(|_| ())
+) -> Result<Value, Vec<FieldError>> {
+    let mut xr = to_composite(document, namespaced)?;
+    let status = observed.iter().filter(|d| is_ours(d)).find_map(|d| d.get("status"));
+    if let (Some(status), Some(map)) = (status, xr.as_object_mut()) {
+        map.insert("status".into(), status.clone());
+    }
+    Ok(xr)
+}
+
+/// The RunFunctionRequest Crossplane would send for an XR: the XR, the function Input, and the
+/// observed composed resources, each keyed by its `crossplane.io/composition-resource-name`
+/// annotation (an observed XR among them is left out: [`observed_composite`] reads it).
+pub fn request(
+    xr: &Value,
+    input: Option<&Value>,
+    observed: &[Value],
+) -> Result<RunFunctionRequest, Vec<FieldError>> {
+    let mut resources = BTreeMap::new();
+    for (i, doc) in observed.iter().enumerate() {
+        if is_ours(doc) {
+            continue;
+        }
+        let key = doc
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(RESOURCE_NAME_ANNOTATION))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                vec![FieldError::new(
+                    format!("observed[{i}].metadata.annotations[{RESOURCE_NAME_ANNOTATION}]"),
+                    "required: it names the composed resource (serviceaccount, deployment, service or scaledobject)",
+                )]
+            })?;
+        resources.insert(
+            key.to_string(),
+            Resource {
+                resource: Some(convert::json_to_struct(doc)),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(RunFunctionRequest {
+        observed: Some(State {
+            composite: Some(Resource {
+                resource: Some(convert::json_to_struct(xr)),
+                ..Default::default()
+            }),
+            resources,
+        }),
+        input: input.map(convert::json_to_struct),
+        ..Default::default()
+    })
+}
+
+/// Every mistake in a request's XR and Input, read exactly as [`function::run`] reads them.
+pub fn check(request: &RunFunctionRequest) -> Result<(), Vec<FieldError>> {
+    let xr = request
+        .observed
+        .as_ref()
+        .and_then(|o| o.composite.as_ref())
+        .and_then(|c| c.resource.as_ref())
+        .map(ObjectParts::of_struct)
+        .ok_or_else(|| vec![FieldError::new("metadata", "no composite resource")])?;
+    let input = request.input.as_ref().map(convert::struct_to_json);
+    EventDrivenService::read(xr, input.as_ref()).map(|_| ())
 }
 
 /// Renders a claim or XR, with an optional function Input and observed composed resources
@@ -126,48 +188,10 @@ pub fn render_as(
     observed: &[Value],
     namespaced: bool,
 ) -> Result<Rendered, Vec<FieldError>> {
-    check(document, input, namespaced)?;
-    let mut xr = to_composite(document, namespaced)?;
-    let mut resources = BTreeMap::new();
-    for (i, doc) in observed.iter().enumerate() {
-        if is_ours(doc) {
-            // The observed XR carries the status and conditions of the previous reconcile.
-            if let Some(status) = doc.get("status") {
-                if let Some(map) = xr.as_object_mut() {
-                    map.insert("status".into(), status.clone());
-                }
-            }
-            continue;
-        }
-        let key = doc
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(RESOURCE_NAME_ANNOTATION))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                vec![FieldError::new(
-                    format!("observed[{i}].metadata.annotations[{RESOURCE_NAME_ANNOTATION}]"),
-                    "required: it names the composed resource (serviceaccount, deployment, service or scaledobject)",
-                )]
-            })?;
-        resources.insert(
-            key.to_string(),
-            Resource {
-                resource: Some(convert::json_to_struct(doc)),
-                ..Default::default()
-            },
-        );
-    }
-    let req = RunFunctionRequest {
-        observed: Some(State {
-            composite: Some(Resource {
-                resource: Some(convert::json_to_struct(&xr)),
-                ..Default::default()
-            }),
-            resources,
-        }),
-        input: input.map(convert::json_to_struct),
-        ..Default::default()
-    };
+    let mut xr = observed_composite(document, observed, namespaced)?;
+    let req = request(&xr, input, observed)?;
+    // The mistakes with their paths; `run` would report the same ones as one Fatal result.
+    check(&req)?;
     let rsp = function::run(&req, Duration::from_secs(60))
         .map_err(|e| vec![FieldError::new("metadata", e.to_string())])?;
     if let Some(fatal) = rsp.results.iter().find(|r| r.severity() == Severity::Fatal) {
