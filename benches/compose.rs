@@ -4,6 +4,10 @@
 
 mod requests;
 
+// Measured with the allocator the server binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use function_event_driven_service::{
     function,

@@ -25,6 +25,11 @@ mod floor;
 #[path = "loadgen/load.rs"]
 mod load;
 
+// The floor runs in this process: it allocates with the server's allocator, so the two differ
+// only in their handlers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use clap::Parser;
 use function_event_driven_service::proto::v1::{

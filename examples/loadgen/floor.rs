@@ -3,7 +3,8 @@
 //!
 //! It runs as its own process, like our server: one multi-threaded tokio runtime with a worker
 //! per core, TCP_NODELAY, the same 16 MiB message limits and the same generated service code
-//! (prost decodes each request and encodes each response). The only difference is the handler:
+//! (prost decodes each request and encodes each response) and the same allocator. The only
+//! difference is the handler:
 //! a clone of the canned response instead of `function::run`.
 
 use function_event_driven_service::{

@@ -121,7 +121,8 @@ pub fn validate_file(path: &Path) -> Result<(Vec<String>, usize), String> {
     for doc in &claims {
         if let Err(errors) = render::to_composite(&doc.value, false)
             .and_then(|xr| render::request(&xr, None, &[]))
-            .and_then(|req| render::check(&req)) {
+            .and_then(|req| render::check(&req))
+        {
             problems.extend(errors.iter().map(|e| describe(path, doc, e)));
         }
     }

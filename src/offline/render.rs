@@ -105,7 +105,10 @@ pub fn observed_composite(
     namespaced: bool,
 ) -> Result<Value, Vec<FieldError>> {
     let mut xr = to_composite(document, namespaced)?;
-    let status = observed.iter().filter(|d| is_ours(d)).find_map(|d| d.get("status"));
+    let status = observed
+        .iter()
+        .filter(|d| is_ours(d))
+        .find_map(|d| d.get("status"));
     if let (Some(status), Some(map)) = (status, xr.as_object_mut()) {
         map.insert("status".into(), status.clone());
     }
