@@ -7,6 +7,8 @@ pub mod placement;
 pub mod rules;
 pub mod schema;
 pub mod spec;
+pub mod structural;
+pub mod wording;
 
 use crate::document::tree::{ObjectParts, Tree};
 use field_error::FieldError;
