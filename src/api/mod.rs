@@ -1,7 +1,6 @@
 //! The EventDrivenService API and the function Input: parsing, defaults and rules.
 
 pub mod field_error;
-pub mod fields;
 pub mod input;
 pub mod placement;
 pub mod rules;

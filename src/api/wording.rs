@@ -82,6 +82,42 @@ fn matches(key: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::schema;
+    use serde_json::Value;
+
+    /// The schema nodes at `path` (`[]` steps into items, `*` into every property).
+    fn nodes<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
+        let mut found = vec![root];
+        for part in path.split('.') {
+            let (name, items) = part.strip_suffix("[]").map_or((part, false), |n| (n, true));
+            found = found
+                .into_iter()
+                .flat_map(|node| {
+                    let properties = node.get("properties").and_then(Value::as_object);
+                    let props = properties.into_iter().flatten();
+                    props
+                        .filter(|(key, _)| name == "*" || *key == name)
+                        .map(|(_, v)| v)
+                })
+                .filter_map(|node| if items { node.get("items") } else { Some(node) })
+                .collect();
+        }
+        found
+    }
+
+    #[test]
+    fn every_path_names_a_pattern_of_a_schema() {
+        for path in PATTERNS.iter().flat_map(|(_, paths)| *paths) {
+            let found: Vec<&Value> = [schema::spec_schema(), schema::input_schema()]
+                .into_iter()
+                .flat_map(|root| nodes(root, path))
+                .collect();
+            assert!(
+                !found.is_empty() && found.iter().all(|n| n.get("pattern").is_some()),
+                "{path} has words but no pattern in the XRD or the Input CRD"
+            );
+        }
+    }
 
     #[test]
     fn paths_match_segment_by_segment() {
