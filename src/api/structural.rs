@@ -3,9 +3,9 @@
 //!
 //! The schemas are the API: the XRD for the spec, the Input CRD for the function Input. This
 //! module knows only the schema keywords, never a field; the API server checks the same
-//! keywords on a cluster, and `x-kubernetes-*` rules are left to the semantic rules
-//! (`rules.rs`), which also stand in for the CEL ones. JSON null counts as absent and a whole
-//! double as an integer, as they do for Kubernetes.
+//! keywords on a cluster. The Kubernetes extensions (CEL rules, unique keys of list-maps) are
+//! left to `rules.rs`. JSON null counts as absent and a whole double as an integer, as they do
+//! for Kubernetes.
 
 use crate::{
     api::{field_error::FieldError, wording},
@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::{collections::HashMap, fmt};
 
 /// Schema keywords the checker applies; [`Schema::new`] refuses a schema using any other
-/// (besides the documentary and Kubernetes ones in [`IGNORED`]), so no rule is left unchecked.
+/// besides those in [`IGNORED`], so no rule of a schema goes unchecked unnoticed.
 const CHECKED: &[&str] = &[
     "type",
     "properties",
@@ -32,8 +32,16 @@ const CHECKED: &[&str] = &[
     "maxItems",
     "format",
 ];
-/// Keywords that state no rule for a document, or whose rules live in `rules.rs`.
-const IGNORED: &[&str] = &["description", "default"];
+/// Keywords this checker leaves alone: prose, the defaults (applied when the document is
+/// read), and the Kubernetes rules that `rules.rs` states by hand (CEL rules, and the unique
+/// keys of list-maps).
+const IGNORED: &[&str] = &[
+    "description",
+    "default",
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+];
 
 /// A schema ready to check documents: the schema itself and its patterns, compiled once.
 pub struct Schema<'a> {
@@ -53,11 +61,9 @@ impl<'a> Schema<'a> {
             let Some(map) = node.as_object() else {
                 return Err(format!("{at}: a schema must be an object"));
             };
-            let unchecked = map.keys().find(|key| {
-                !CHECKED.contains(&key.as_str())
-                    && !IGNORED.contains(&key.as_str())
-                    && !key.starts_with("x-kubernetes-")
-            });
+            let known =
+                |key: &&String| CHECKED.contains(&key.as_str()) || IGNORED.contains(&key.as_str());
+            let unchecked = map.keys().find(|key| !known(key));
             if let Some(key) = unchecked {
                 return Err(format!("{at}: the keyword {key} is not checked"));
             }
@@ -83,27 +89,35 @@ impl<'a> Schema<'a> {
     /// Every mistake in `document`, whose path is `root` (`spec`, `input`). Top-level fields
     /// named in `ignored` belong to someone else and are let through unchecked.
     pub fn check<N: Tree>(&self, document: &N, root: &str, ignored: &[&str]) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        self.node(document, self.root, &Path::Root(root), ignored, &mut errors);
-        errors
+        let mut walk = Walk {
+            patterns: &self.patterns,
+            ignored,
+            errors: Vec::new(),
+        };
+        walk.node(document, self.root, &Path::Root(root));
+        walk.errors
+    }
+}
+
+/// One walk over a document: the patterns, the top-level fields to let through, and the
+/// mistakes found so far.
+struct Walk<'w> {
+    patterns: &'w HashMap<usize, Regex>,
+    ignored: &'w [&'w str],
+    errors: Vec<FieldError>,
+}
+
+impl Walk<'_> {
+    fn push(&mut self, path: &Path<'_>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(path.to_string(), message));
     }
 
-    fn node<N: Tree>(
-        &self,
-        value: &N,
-        schema: &Value,
-        path: &Path<'_>,
-        ignored: &[&str],
-        errors: &mut Vec<FieldError>,
-    ) {
-        let mut push = |message: String| errors.push(FieldError::new(path.to_string(), message));
+    fn node<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
         let expected = match (schema.get("type").and_then(Value::as_str), value.node()) {
-            (Some("object"), Node::Object) => {
-                return self.object(value, schema, path, ignored, errors)
-            }
-            (Some("array"), Node::List(items)) => return self.list(items, schema, path, errors),
-            (Some("string"), Node::String(s)) => return self.string(s, schema, path, errors),
-            (Some("integer"), Node::Number(n)) => return integer(n.as_f64(), schema, push),
+            (Some("object"), Node::Object) => return self.object(value, schema, path),
+            (Some("array"), Node::List(items)) => return self.list(items, schema, path),
+            (Some("string"), Node::String(s)) => return self.string(s, schema, path),
+            (Some("integer"), Node::Number(n)) => return self.integer(n.as_f64(), schema, path),
             (Some("number"), Node::Number(_)) | (Some("boolean"), Node::Bool(_)) | (None, _) => {
                 return
             }
@@ -114,89 +128,67 @@ impl<'a> Schema<'a> {
             (Some("boolean"), _) => "true or false",
             (Some(_), _) => "a number",
         };
-        push(format!("must be {expected} (got {})", value.kind()));
+        self.push(path, format!("must be {expected} (got {})", value.kind()));
     }
 
-    fn object<N: Tree>(
-        &self,
-        value: &N,
-        schema: &Value,
-        path: &Path<'_>,
-        ignored: &[&str],
-        errors: &mut Vec<FieldError>,
-    ) {
+    fn object<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
         // An object without properties says nothing of its fields (`metadata` of the Input).
         let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
             return;
         };
+        let ignored = if matches!(path, Path::Root(_)) {
+            self.ignored
+        } else {
+            &[]
+        };
         for (key, _) in value.entries() {
             if !properties.contains_key(key) && !ignored.contains(&key) {
                 let known: Vec<&str> = properties.keys().map(String::as_str).collect();
-                errors.push(FieldError::new(
-                    Path::Field(path, key).to_string(),
-                    format!("unknown field; expected one of: {}", known.join(", ")),
-                ));
+                let message = format!("unknown field; expected one of: {}", known.join(", "));
+                self.push(&Path::Field(path, key), message);
             }
         }
         let required = schema.get("required").and_then(Value::as_array);
         for key in required.into_iter().flatten().filter_map(Value::as_str) {
             if value.get(key).is_none_or(Tree::is_null) {
-                errors.push(FieldError::new(
-                    Path::Field(path, key).to_string(),
-                    "required",
-                ));
+                self.push(&Path::Field(path, key), "required");
             }
         }
         for (key, property) in properties {
             if let Some(field) = value.get(key).filter(|v| !v.is_null()) {
-                self.node(field, property, &Path::Field(path, key), &[], errors);
+                self.node(field, property, &Path::Field(path, key));
             }
         }
     }
 
-    fn list<N: Tree>(
-        &self,
-        items: &[N],
-        schema: &Value,
-        path: &Path<'_>,
-        errors: &mut Vec<FieldError>,
-    ) {
+    fn list<N: Tree>(&mut self, items: &[N], schema: &Value, path: &Path<'_>) {
         let count = items.len();
-        let bound = |key| {
-            schema
-                .get(key)
-                .and_then(Value::as_u64)
-                .and_then(|n| usize::try_from(n).ok())
-        };
-        if let Some(max) = bound("maxItems").filter(|max| count > *max) {
-            let message = format!("must have at most {max} items (got {count})");
-            errors.push(FieldError::new(path.to_string(), message));
+        if let Some(max) = bound(schema, "maxItems").filter(|max| count > *max) {
+            self.push(path, format!("must have at most {max} items (got {count})"));
         }
-        if let Some(min) = bound("minItems").filter(|min| count < *min) {
-            let message = format!("must have at least {min} items (got {count})");
-            errors.push(FieldError::new(path.to_string(), message));
+        if let Some(min) = bound(schema, "minItems").filter(|min| count < *min) {
+            self.push(
+                path,
+                format!("must have at least {min} items (got {count})"),
+            );
         }
         if let Some(item) = schema.get("items") {
             for (i, value) in items.iter().enumerate() {
-                self.node(value, item, &Path::Item(path, i), &[], errors);
+                self.node(value, item, &Path::Item(path, i));
             }
         }
     }
 
     /// One message per string, the most telling first: emptiness, the enum, the pattern, the
     /// length.
-    fn string(&self, s: &str, schema: &Value, path: &Path<'_>, errors: &mut Vec<FieldError>) {
+    fn string(&mut self, s: &str, schema: &Value, path: &Path<'_>) {
         let pattern = self.patterns.get(&address(schema));
         let members = schema.get("enum").and_then(Value::as_array);
         let listed = |s: &str| members.is_none_or(|m| m.iter().any(|v| v.as_str() == Some(s)));
         let matches = |s: &str| pattern.is_none_or(|p| p.is_match(s));
-        let bound = |key| {
-            let n = schema.get(key).and_then(Value::as_u64)?;
-            usize::try_from(n).ok()
-        };
         let length = s.chars().count();
         let message = if s.is_empty()
-            && (!listed("") || !matches("") || bound("minLength").is_some_and(|min| min > 0))
+            && (!listed("") || !matches("") || bound(schema, "minLength").is_some_and(|m| m > 0))
         {
             "must not be empty".to_string()
         } else if !listed(s) {
@@ -210,37 +202,43 @@ impl<'a> Schema<'a> {
                 Some(wording) => format!("must be {wording} (got {s:?})"),
                 None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
             }
-        } else if let Some(max) = bound("maxLength").filter(|max| length > *max) {
+        } else if let Some(max) = bound(schema, "maxLength").filter(|max| length > *max) {
             format!("must be at most {max} characters (got {length})")
-        } else if let Some(min) = bound("minLength").filter(|min| length < *min) {
+        } else if let Some(min) = bound(schema, "minLength").filter(|min| length < *min) {
             format!("must be at least {min} characters (got {length})")
         } else {
             return;
         };
-        errors.push(FieldError::new(path.to_string(), message));
+        self.push(path, message);
+    }
+
+    /// A whole number within `minimum`..`maximum`, or else within the range of its `format`.
+    fn integer(&mut self, n: f64, schema: &Value, path: &Path<'_>) {
+        if n.fract() != 0.0 {
+            return self.push(path, format!("must be a whole number (got {n})"));
+        }
+        let (low, high) = match schema.get("format").and_then(Value::as_str) {
+            Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            _ => (i64::MIN, i64::MAX),
+        };
+        let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(low);
+        let max = schema
+            .get("maximum")
+            .and_then(Value::as_i64)
+            .unwrap_or(high);
+        // Whole, and compared with i64 bounds: a cast that saturates cannot let a number through.
+        #[allow(clippy::cast_possible_truncation)]
+        let n = n as i64;
+        if n < min || n > max {
+            self.push(path, format!("must be between {min} and {max} (got {n})"));
+        }
     }
 }
 
-/// A whole number within `minimum`..`maximum`, or else within the range of its `format`.
-fn integer(n: f64, schema: &Value, mut push: impl FnMut(String)) {
-    if n.fract() != 0.0 {
-        return push(format!("must be a whole number (got {n})"));
-    }
-    let (low, high) = match schema.get("format").and_then(Value::as_str) {
-        Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
-        _ => (i64::MIN, i64::MAX),
-    };
-    let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(low);
-    let max = schema
-        .get("maximum")
-        .and_then(Value::as_i64)
-        .unwrap_or(high);
-    // Whole, and compared with i64 bounds: a cast that saturates cannot let a number through.
-    #[allow(clippy::cast_possible_truncation)]
-    let n = n as i64;
-    if n < min || n > max {
-        push(format!("must be between {min} and {max} (got {n})"));
-    }
+/// A count or length a schema keyword sets.
+fn bound(schema: &Value, key: &str) -> Option<usize> {
+    let n = schema.get(key).and_then(Value::as_u64)?;
+    usize::try_from(n).ok()
 }
 
 fn address(node: &Value) -> usize {
