@@ -1,29 +1,28 @@
-//! Platform settings from the function Input, resolved against built-in defaults.
+//! Platform settings from the function Input.
+//!
+//! The Input CRD (package/input/, embedded) is the Input's only definition: its schema checks
+//! the structure and holds every built-in default; these types give the checked Input a shape.
 
-use crate::api::spec::{Size, DEFAULT_MONITORING_ENDPOINT, DEFAULT_NATS_ACCOUNT, DEFAULT_NATS_URL};
 use crate::{
-    api::field_error::FieldError,
-    api::fields::{object, Errors},
-    api::rules,
+    api::{field_error::FieldError, schema, spec::Size, structural},
+    document::tree,
 };
-use serde_json::Value;
-use std::time::Duration;
-
-/// Default provider-kubernetes ProviderConfig name.
-pub const DEFAULT_PROVIDER_CONFIG: &str = "kubernetes-provider";
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use std::{sync::LazyLock, time::Duration};
 
 /// What the function emits for the four resources.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Output {
     /// provider-kubernetes Objects wrapping each manifest.
-    #[default]
     Objects,
     /// The Kubernetes resources themselves (Crossplane v2 only).
     Direct,
 }
 
 /// CPU and memory of one size preset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     /// CPU request.
     pub cpu_request: String,
@@ -36,7 +35,8 @@ pub struct Resources {
 }
 
 /// The size table: what `small`, `medium` and `large` mean.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SizeTable {
     /// `small`.
     pub small: Resources,
@@ -57,32 +57,9 @@ impl SizeTable {
     }
 }
 
-fn preset(
-    cpu_request: &str,
-    cpu_limit: &str,
-    memory_request: &str,
-    memory_limit: &str,
-) -> Resources {
-    Resources {
-        cpu_request: cpu_request.into(),
-        cpu_limit: cpu_limit.into(),
-        memory_request: memory_request.into(),
-        memory_limit: memory_limit.into(),
-    }
-}
-
-impl Default for SizeTable {
-    fn default() -> Self {
-        Self {
-            small: preset("250m", "1000m", "512Mi", "2Gi"),
-            medium: preset("500m", "2000m", "1Gi", "4Gi"),
-            large: preset("1000m", "4000m", "2Gi", "8Gi"),
-        }
-    }
-}
-
 /// The ProviderConfig the Objects use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderConfigRef {
     /// Name of the (Cluster)ProviderConfig.
     pub name: String,
@@ -90,239 +67,146 @@ pub struct ProviderConfigRef {
     pub kind: String,
 }
 
+/// NATS settings for claims that leave them unset.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NatsDefaults {
+    /// NATS client URL.
+    pub url: String,
+    /// NATS monitoring endpoint.
+    pub monitoring_endpoint: String,
+    /// NATS account.
+    pub account: String,
+    /// NATS account ID.
+    #[serde(rename = "accountID")]
+    pub account_id: Option<String>,
+}
+
 /// Everything a platform team may set once per Composition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     /// Objects or direct resources.
     pub output: Output,
     /// ProviderConfig of the Objects.
     pub provider_config_ref: ProviderConfigRef,
-    /// NATS client URL when the spec has none.
-    pub nats_url: String,
-    /// NATS monitoring endpoint when the spec has none.
-    pub nats_monitoring_endpoint: String,
-    /// NATS account when the spec has none.
-    pub nats_account: String,
-    /// NATS account ID when the spec has none.
-    pub nats_account_id: Option<String>,
+    /// NATS settings when the spec has none.
+    pub nats: NatsDefaults,
     /// What each size means.
     pub sizes: SizeTable,
     /// Response TTL; `None` keeps the server's `--ttl`.
+    #[serde(default, deserialize_with = "ttl")]
     pub ttl: Option<Duration>,
 }
 
+/// The Input CRD's schema, compiled once.
+static SCHEMA: LazyLock<structural::Schema<'static>> = LazyLock::new(|| {
+    // The CRD is compiled in; `the_input_crd_compiles` proves this cannot fail.
+    structural::Schema::new(schema::input_schema())
+        .unwrap_or_else(|e| unreachable!("the Input CRD's schema: {e}"))
+});
+
+/// The fields every Kubernetes object has, which name the Input rather than set anything.
+const ENVELOPE: &[&str] = &["apiVersion", "kind", "metadata"];
+
 impl Default for Settings {
+    /// The built-in settings: the Input CRD's defaults.
     fn default() -> Self {
-        Self {
-            output: Output::default(),
-            provider_config_ref: ProviderConfigRef {
-                name: DEFAULT_PROVIDER_CONFIG.into(),
-                kind: "ClusterProviderConfig".into(),
-            },
-            nats_url: DEFAULT_NATS_URL.into(),
-            nats_monitoring_endpoint: DEFAULT_MONITORING_ENDPOINT.into(),
-            nats_account: DEFAULT_NATS_ACCOUNT.into(),
-            nats_account_id: None,
-            sizes: SizeTable::default(),
-            ttl: None,
-        }
+        // `no_input_means_the_crds_defaults` proves the CRD's defaults make whole settings.
+        tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, schema::input_schema())
+            .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
     }
 }
-
-/// API version of the function Input.
-pub const INPUT_API_VERSION: &str = "eventdrivenservice.fn.bizmatters.io/v1beta1";
-/// Kind of the function Input.
-pub const INPUT_KIND: &str = "Input";
-
-const INPUT_FIELDS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "providerConfigRef",
-    "output",
-    "nats",
-    "sizes",
-    "ttl",
-];
-const PROVIDER_CONFIG_KINDS: [&str; 2] = ["ProviderConfig", "ClusterProviderConfig"];
-const OUTPUTS: [&str; 2] = ["Objects", "Direct"];
-const SIZE_FIELDS: &[&str] = &["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"];
 
 impl Settings {
     /// Reads the function Input (absent means every default); every mistake names its field
     /// as `input.<path>`.
     pub fn from_input(input: Option<&Value>) -> Result<Self, Vec<FieldError>> {
-        let mut settings = Self::default();
         let Some(input) = input else {
-            return Ok(settings);
+            return Ok(Self::default());
         };
-        let mut errors = Errors::default();
-        let Some(obj) = object(input, "input", INPUT_FIELDS, &mut errors) else {
-            return errors.finish(|| settings);
-        };
-        match (
-            obj.string("apiVersion", &mut errors),
-            obj.string("kind", &mut errors),
-        ) {
-            (Some(INPUT_API_VERSION), Some(INPUT_KIND)) => {}
-            (api_version, kind) => errors.push(
-                "input",
-                format!(
-                    "must be apiVersion {INPUT_API_VERSION}, kind {INPUT_KIND} (got {}, {})",
-                    api_version.unwrap_or("no apiVersion"),
-                    kind.unwrap_or("no kind")
-                ),
-            ),
+        let mut errors = SCHEMA.check(input, "input", &[]);
+        if let Some(error) = identity_problem(input) {
+            errors.push(error);
         }
-        if let Some(pc) = obj.get("providerConfigRef") {
-            if let Some(pc) = object(
-                pc,
-                &obj.path_of("providerConfigRef"),
-                &["name", "kind"],
-                &mut errors,
-            ) {
-                if let Some(name) = pc.string("name", &mut errors) {
-                    settings.provider_config_ref.name = name.to_string();
-                }
-                if let Some(kind) = pc.string("kind", &mut errors) {
-                    one_of(
-                        kind,
-                        &PROVIDER_CONFIG_KINDS,
-                        &pc.path_of("kind"),
-                        &mut errors,
-                    );
-                    settings.provider_config_ref.kind = kind.to_string();
-                }
-            }
+        requests_within_limits(input, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
         }
-        if let Some(output) = obj.string("output", &mut errors) {
-            if one_of(output, &OUTPUTS, &obj.path_of("output"), &mut errors) {
-                settings.output = if output == "Direct" {
-                    Output::Direct
-                } else {
-                    Output::Objects
-                };
-            }
-        }
-        if let Some(nats) = obj.get("nats") {
-            let fields = ["url", "monitoringEndpoint", "account", "accountID"];
-            if let Some(nats) = object(nats, &obj.path_of("nats"), &fields, &mut errors) {
-                if let Some(url) = nats.string("url", &mut errors) {
-                    rules::check_nats_url(url, &nats.path_of("url"), &mut errors);
-                    settings.nats_url = url.to_string();
-                }
-                if let Some(endpoint) = nats.string("monitoringEndpoint", &mut errors) {
-                    rules::check_monitoring_endpoint(
-                        endpoint,
-                        &nats.path_of("monitoringEndpoint"),
-                        &mut errors,
-                    );
-                    settings.nats_monitoring_endpoint = endpoint.to_string();
-                }
-                if let Some(account) = nats.string("account", &mut errors) {
-                    settings.nats_account = account.to_string();
-                }
-                if let Some(id) = nats.string("accountID", &mut errors) {
-                    settings.nats_account_id = Some(id.to_string());
-                }
-            }
-        }
-        if let Some(sizes) = obj.get("sizes") {
-            if let Some(sizes) = object(
-                sizes,
-                &obj.path_of("sizes"),
-                &["small", "medium", "large"],
-                &mut errors,
-            ) {
-                for (key, row) in [
-                    ("small", &mut settings.sizes.small),
-                    ("medium", &mut settings.sizes.medium),
-                    ("large", &mut settings.sizes.large),
-                ] {
-                    if let Some(value) = sizes.get(key) {
-                        if let Some(read) = read_size(value, &sizes.path_of(key), &mut errors) {
-                            *row = read;
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(ttl) = obj.string("ttl", &mut errors) {
-            match parse_duration(ttl) {
-                Ok(ttl) => settings.ttl = Some(ttl),
-                Err(_) => errors.push(
-                    obj.path_of("ttl"),
-                    format!("must be a duration like 60s, 5m or 1h (got {ttl:?})"),
-                ),
-            }
-        }
-        errors.finish(|| settings)
+        tree::deserialize_defaulted(input, ENVELOPE, schema::input_schema())
+            // The CRD accepted it; only a field the CRD has and these types lack, or a ttl
+            // too long to count in seconds, gets here.
+            .map_err(|e| vec![FieldError::new("input", e.to_string())])
     }
 }
 
-fn one_of(value: &str, allowed: &[&str], path: &str, errors: &mut Errors) -> bool {
-    let ok = allowed.contains(&value);
-    if !ok {
-        errors.push(
-            path,
-            format!("must be one of {} (got {value:?})", allowed.join(", ")),
-        );
-    }
-    ok
-}
-
-/// One row of the size table; all four quantities are required and requests may not exceed limits.
-fn read_size(value: &Value, path: &str, errors: &mut Errors) -> Option<Resources> {
-    let row = object(value, path, SIZE_FIELDS, errors)?;
-    let mut quantity = |key: &str| {
-        let q = row.required_string(key, errors)?;
-        match quantity_value(q) {
-            Some(v) => Some((q.to_string(), v)),
-            None => {
-                errors.push(
-                    row.path_of(key),
-                    format!("must be a Kubernetes quantity like 500m, 2, 512Mi or 4Gi (got {q:?})"),
-                );
-                None
-            }
-        }
+/// Why `input` is not this function's Input, by its apiVersion and kind (the CRD's group,
+/// version and kind).
+fn identity_problem(input: &Value) -> Option<FieldError> {
+    let crd = schema::input_crd();
+    let text = |pointer| {
+        crd.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     };
-    let cpu_request = quantity("cpuRequest");
-    let cpu_limit = quantity("cpuLimit");
-    let memory_request = quantity("memoryRequest");
-    let memory_limit = quantity("memoryLimit");
-    let (cpu_request, cpu_limit, memory_request, memory_limit) =
-        (cpu_request?, cpu_limit?, memory_request?, memory_limit?);
-    for (request, limit, req_key, lim_key) in [
-        (&cpu_request, &cpu_limit, "cpuRequest", "cpuLimit"),
-        (
-            &memory_request,
-            &memory_limit,
-            "memoryRequest",
-            "memoryLimit",
-        ),
-    ] {
-        if request.1 > limit.1 {
-            errors.push(
-                row.path_of(req_key),
-                format!(
-                    "must not exceed {} ({} > {})",
-                    row.path_of(lim_key),
-                    request.0,
-                    limit.0
-                ),
-            );
-        }
+    let api_version = format!("{}/{}", text("/spec/group"), text("/spec/versions/0/name"));
+    let kind = text("/spec/names/kind");
+    let got = |key| {
+        input
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (got("apiVersion"), got("kind")) {
+        (Some(a), Some(k)) if a == api_version && k == kind => None,
+        (a, k) => Some(FieldError::new(
+            "input",
+            format!(
+                "must be apiVersion {api_version}, kind {kind} (got {}, {})",
+                a.unwrap_or("no apiVersion"),
+                k.unwrap_or("no kind")
+            ),
+        )),
     }
-    Some(Resources {
-        cpu_request: cpu_request.0,
-        cpu_limit: cpu_limit.0,
-        memory_request: memory_request.0,
-        memory_limit: memory_limit.0,
-    })
 }
 
-/// The magnitude of a non-negative Kubernetes quantity, for comparing requests with limits.
+/// A size's requests may not exceed its limits; quantities the schema refused take no part.
+fn requests_within_limits(input: &Value, errors: &mut Vec<FieldError>) {
+    let sizes = input.get("sizes").and_then(Value::as_object);
+    for (size, row) in sizes.into_iter().flatten() {
+        for (request, limit) in [("cpuRequest", "cpuLimit"), ("memoryRequest", "memoryLimit")] {
+            let path = |key| format!("input.sizes.{size}.{key}");
+            let quantity = |key| {
+                let text = row.get(key).and_then(Value::as_str)?;
+                let wrong = errors.iter().any(|e| e.path == path(key));
+                Some((text, quantity_value(text).filter(|_| !wrong)?))
+            };
+            if let (Some((request_text, r)), Some((limit_text, l))) =
+                (quantity(request), quantity(limit))
+            {
+                if r > l {
+                    errors.push(FieldError::new(
+                        path(request),
+                        format!(
+                            "must not exceed {} ({request_text} > {limit_text})",
+                            path(limit)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn ttl<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// The magnitude of a Kubernetes quantity the Input CRD's pattern accepted, for comparing
+/// requests with limits.
 fn quantity_value(q: &str) -> Option<f64> {
     let suffixes: [(&str, f64); 13] = [
         ("Ki", 1024f64),
@@ -343,14 +227,7 @@ fn quantity_value(q: &str) -> Option<f64> {
         .iter()
         .find_map(|(suffix, factor)| q.strip_suffix(suffix).map(|n| (n, *factor)))
         .unwrap_or((q, 1.0));
-    let digits_ok = !number.is_empty()
-        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && number.chars().filter(|c| *c == '.').count() <= 1
-        && number != ".";
-    digits_ok
-        .then(|| number.parse::<f64>().ok())
-        .flatten()
-        .map(|n| n * factor)
+    number.parse::<f64>().ok().map(|n| n * factor)
 }
 
 /// Parses `90`, `90s`, `5m` or `1h` into a duration.
@@ -376,36 +253,55 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn input(fields: Value) -> Value {
+        let mut input =
+            json!({"apiVersion": "eventdrivenservice.fn.bizmatters.io/v1beta1", "kind": "Input"});
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        input
+    }
+
     #[test]
-    fn no_input_means_the_documented_defaults() {
-        assert_eq!(Settings::from_input(None), Ok(Settings::default()));
+    fn the_input_crd_compiles_and_its_defaults_make_whole_settings() {
+        assert!(structural::Schema::new(schema::input_schema()).is_ok());
+        let defaults = Settings::default();
+        assert_eq!(Settings::from_input(None), Ok(defaults.clone()));
+        assert_eq!(Settings::from_input(Some(&input(json!({})))), Ok(defaults));
     }
 
     #[test]
     fn a_full_input_overrides_every_setting() {
-        let input = json!({
-            "apiVersion": INPUT_API_VERSION, "kind": "Input",
+        let input = input(json!({
             "providerConfigRef": {"name": "in-cluster", "kind": "ProviderConfig"},
             "output": "Direct",
             "nats": {"url": "tls://nats.prod:4222", "monitoringEndpoint": "nats-mon.prod:8222", "account": "APP", "accountID": "ACCT"},
             "sizes": {"small": {"cpuRequest": "100m", "cpuLimit": "1", "memoryRequest": "256Mi", "memoryLimit": "1Gi"}},
             "ttl": "5m",
-        });
+        }));
         let got = Settings::from_input(Some(&input)).unwrap();
-        let defaults = SizeTable::default();
+        let defaults = Settings::default();
         let want = Settings {
             provider_config_ref: ProviderConfigRef {
                 name: "in-cluster".into(),
                 kind: "ProviderConfig".into(),
             },
             output: Output::Direct,
-            nats_url: "tls://nats.prod:4222".into(),
-            nats_monitoring_endpoint: "nats-mon.prod:8222".into(),
-            nats_account: "APP".into(),
-            nats_account_id: Some("ACCT".into()),
+            nats: NatsDefaults {
+                url: "tls://nats.prod:4222".into(),
+                monitoring_endpoint: "nats-mon.prod:8222".into(),
+                account: "APP".into(),
+                account_id: Some("ACCT".into()),
+            },
             sizes: SizeTable {
-                small: preset("100m", "1", "256Mi", "1Gi"),
-                ..defaults
+                small: Resources {
+                    cpu_request: "100m".into(),
+                    cpu_limit: "1".into(),
+                    memory_request: "256Mi".into(),
+                    memory_limit: "1Gi".into(),
+                },
+                ..defaults.sizes
             },
             ttl: Some(Duration::from_secs(300)),
         };
@@ -417,25 +313,25 @@ mod tests {
         let input = json!({
             "apiVersion": "pt.fn.crossplane.io/v1beta1", "kind": "Resources",
             "output": "Both", "ttl": "soon", "extra": 1,
-            "providerConfigRef": {"kind": "Cluster"},
+            "providerConfigRef": {"kind": "Cluster", "name": ""},
             "nats": {"url": "http://nats:4222", "monitoringEndpoint": "http://nats:8222"},
             "sizes": {"small": {"cpuRequest": "2", "cpuLimit": "1", "memoryRequest": "lots", "memoryLimit": "1Gi"}, "huge": {}},
         });
-        let got: Vec<String> = Settings::from_input(Some(&input))
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let mut errors = Settings::from_input(Some(&input)).unwrap_err();
+        errors.sort();
+        let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
             [
-                "input.extra: unknown field; expected one of: apiVersion, kind, metadata, providerConfigRef, output, nats, sizes, ttl",
                 "input: must be apiVersion eventdrivenservice.fn.bizmatters.io/v1beta1, kind Input (got pt.fn.crossplane.io/v1beta1, Resources)",
-                "input.providerConfigRef.kind: must be one of ProviderConfig, ClusterProviderConfig (got \"Cluster\")",
-                "input.output: must be one of Objects, Direct (got \"Both\")",
-                "input.nats.url: must be a NATS URL like nats://nats.nats.svc:4222 (schemes nats, tls, ws, wss; got \"http://nats:4222\")",
+                "input.extra: unknown field; expected one of: apiVersion, kind, metadata, providerConfigRef, output, nats, sizes, ttl",
                 "input.nats.monitoringEndpoint: must be host:port of the NATS monitoring port without a scheme, like nats-headless.nats.svc.cluster.local:8222 (got \"http://nats:8222\")",
+                "input.nats.url: must be a NATS URL with scheme nats, tls, ws or wss, like nats://nats.nats.svc:4222 (got \"http://nats:4222\")",
+                "input.output: must be one of Objects, Direct (got \"Both\")",
+                "input.providerConfigRef.kind: must be one of ProviderConfig, ClusterProviderConfig (got \"Cluster\")",
+                "input.providerConfigRef.name: must not be empty",
                 "input.sizes.huge: unknown field; expected one of: small, medium, large",
+                "input.sizes.small.cpuRequest: must not exceed input.sizes.small.cpuLimit (2 > 1)",
                 "input.sizes.small.memoryRequest: must be a Kubernetes quantity like 500m, 2, 512Mi or 4Gi (got \"lots\")",
                 "input.ttl: must be a duration like 60s, 5m or 1h (got \"soon\")",
             ]
@@ -447,9 +343,9 @@ mod tests {
         assert_eq!(quantity_value("500m"), Some(0.5));
         assert_eq!(quantity_value("1Gi"), Some(1024f64.powi(3)));
         assert!(quantity_value("1000m") < quantity_value("2"));
-        assert_eq!(quantity_value("-1"), None);
         assert_eq!(quantity_value("Mi"), None);
     }
+
     #[test]
     fn durations_parse_in_seconds_minutes_and_hours() {
         let cases = [

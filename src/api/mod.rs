@@ -1,12 +1,13 @@
 //! The EventDrivenService API and the function Input: parsing, defaults and rules.
 
 pub mod field_error;
-pub mod fields;
 pub mod input;
 pub mod placement;
 pub mod rules;
 pub mod schema;
 pub mod spec;
+pub mod structural;
+pub mod wording;
 
 use crate::document::tree::{ObjectParts, Tree};
 use field_error::FieldError;

@@ -1,5 +1,6 @@
-//! The EventDrivenService API as data: the XRD embedded at build time, and the JSON Schema of a
-//! claim derived from it, so editors and `validate` check exactly what the API server checks.
+//! The EventDrivenService API as data: the XRD and the function's Input CRD, embedded at build
+//! time, and the JSON Schema of a claim derived from the XRD, so the function, editors and
+//! `validate` check exactly what the API server checks.
 //!
 //! The JSON Schema is the XRD's `spec` schema with these changes, and no others:
 //! - Kubernetes extensions (`x-kubernetes-*`: CEL rules, list types) are dropped; JSON Schema has
@@ -12,11 +13,15 @@
 //! Around it come `apiVersion`, `kind` and `metadata` of a claim. Crossplane drops `metadata`
 //! from an XRD's schema, so the claim name limit lives only here and in the function.
 
+use crate::api::placement::{MAX_SCALED_OBJECT_NAME, SCALER_SUFFIX};
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
 /// The XRD, as shipped in the Configuration package.
 pub const XRD_YAML: &str = include_str!("../../apis/definition.yaml");
+/// The CRD of the function Input, as shipped in the Function package.
+pub const INPUT_CRD_YAML: &str =
+    include_str!("../../package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml");
 /// `apiVersion` of a claim.
 pub const CLAIM_API_VERSION: &str = "platform.bizmatters.io/v1alpha1";
 /// `kind` of a claim.
@@ -24,7 +29,24 @@ pub const CLAIM_KIND: &str = "EventDrivenService";
 /// The XRD version whose schema claims follow.
 pub const VERSION: &str = "v1alpha1";
 /// Longest claim name: the ScaledObject `<name>-scaler` must fit KEDA's 54 characters.
-pub const MAX_CLAIM_NAME: usize = 54 - "-scaler".len();
+pub const MAX_CLAIM_NAME: usize = MAX_SCALED_OBJECT_NAME - SCALER_SUFFIX.len();
+/// Fields Crossplane adds to the spec of the claim and XR CRDs it generates from the XRD; the
+/// function ignores them rather than refusing them.
+pub const CROSSPLANE_SPEC_FIELDS: &[&str] = &[
+    "claimRef",
+    "compositionRef",
+    "compositionRevisionRef",
+    "compositionRevisionSelector",
+    "compositionSelector",
+    "compositionUpdatePolicy",
+    "compositeDeletePolicy",
+    "crossplane",
+    "environmentConfigRefs",
+    "publishConnectionDetailsTo",
+    "resourceRef",
+    "resourceRefs",
+    "writeConnectionSecretToRef",
+];
 /// The dialect of the generated schema; draft-07 is what yaml-language-server reads.
 pub const JSON_SCHEMA_DIALECT: &str = "http://json-schema.org/draft-07/schema#";
 
@@ -35,6 +57,15 @@ static XRD: LazyLock<Value> = LazyLock::new(|| {
     // The file is compiled in; `embedded_xrd_has_a_claim_spec_schema` proves it parses.
     serde_yaml::from_str(XRD_YAML)
         .unwrap_or_else(|e| unreachable!("apis/definition.yaml is not valid YAML: {e}"))
+});
+
+static INPUT_CRD: LazyLock<Value> = LazyLock::new(|| {
+    // The file is compiled in; `embedded_input_crd_has_a_schema` proves it parses.
+    serde_yaml::from_str(INPUT_CRD_YAML).unwrap_or_else(|e| {
+        unreachable!(
+            "package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml is not valid YAML: {e}"
+        )
+    })
 });
 
 /// The embedded XRD, parsed.
@@ -57,6 +88,19 @@ pub fn spec_schema() -> &'static Value {
     version_schema(&XRD, VERSION)
         .and_then(|s| s.pointer("/properties/spec"))
         .unwrap_or_else(|| unreachable!("apis/definition.yaml has no {VERSION} spec schema"))
+}
+
+/// The embedded Input CRD, parsed.
+pub fn input_crd() -> &'static Value {
+    &INPUT_CRD
+}
+
+/// The Input CRD's schema of an Input.
+pub fn input_schema() -> &'static Value {
+    // Proven present by `embedded_input_crd_has_a_schema`.
+    INPUT_CRD
+        .pointer("/spec/versions/0/schema/openAPIV3Schema")
+        .unwrap_or_else(|| unreachable!("the Input CRD has no schema"))
 }
 
 /// The JSON Schema (draft-07) of an EventDrivenService claim file.
@@ -128,7 +172,7 @@ pub fn claim_json_schema() -> Value {
 /// ...); the function ignores them, so the editor schema lets them through untyped.
 fn with_crossplane_fields(mut spec: Value) -> Value {
     if let Some(props) = spec.get_mut("properties").and_then(Value::as_object_mut) {
-        for field in crate::api::rules::CROSSPLANE_SPEC_FIELDS {
+        for field in CROSSPLANE_SPEC_FIELDS {
             props.insert(
                 (*field).to_string(),
                 json!({"description": "Crossplane's own field; the function does not read it."}),
@@ -192,6 +236,13 @@ mod tests {
             ),
             CLAIM_API_VERSION
         );
+    }
+
+    #[test]
+    fn embedded_input_crd_has_a_schema() {
+        let crd: Value = serde_yaml::from_str(INPUT_CRD_YAML).expect("the Input CRD parses");
+        let schema = crd.pointer("/spec/versions/0/schema/openAPIV3Schema");
+        assert!(schema.is_some_and(|s| s.get("properties").is_some()));
     }
 
     #[test]

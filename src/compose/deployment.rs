@@ -114,7 +114,7 @@ fn env(spec: &Spec, settings: &Settings) -> Vec<EnvVar> {
     let url = nats
         .url
         .clone()
-        .unwrap_or_else(|| settings.nats_url.clone());
+        .unwrap_or_else(|| settings.nats.url.clone());
     let plain = [
         ("NATS_URL", url),
         ("NATS_STREAM_NAME", nats.stream.clone()),

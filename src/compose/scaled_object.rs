@@ -54,14 +54,14 @@ pub fn build(
             "natsServerMonitoringEndpoint",
             nats.monitoring_endpoint
                 .clone()
-                .unwrap_or_else(|| settings.nats_monitoring_endpoint.clone()),
+                .unwrap_or_else(|| settings.nats.monitoring_endpoint.clone()),
         ),
         // The scaler has no default account; leaving it out breaks the lag query.
         (
             "account",
             nats.account
                 .clone()
-                .unwrap_or_else(|| settings.nats_account.clone()),
+                .unwrap_or_else(|| settings.nats.account.clone()),
         ),
         ("stream", nats.stream.clone()),
         ("consumer", nats.consumer.clone()),
@@ -72,7 +72,7 @@ pub fn build(
     if let Some(id) = nats
         .account_id
         .as_ref()
-        .or(settings.nats_account_id.as_ref())
+        .or(settings.nats.account_id.as_ref())
     {
         metadata.insert("accountID", id.clone());
     }

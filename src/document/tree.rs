@@ -5,14 +5,16 @@
 //! the server reads the observed XR and resources where they are instead of converting them
 //! into JSON first. [`deserialize`] hands a tree to serde with Kubernetes' reading of it: a
 //! null field is an absent one, and a whole double (all numbers in a protobuf `Struct` are
-//! doubles) is an integer.
+//! doubles) is an integer. [`deserialize_defaulted`] also fills absent fields with the
+//! `default`s of a structural (OpenAPI v3) schema, as the API server does when it stores an
+//! object, without copying the tree.
 
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
     self, value::StrDeserializer, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess,
     SeqAccess, Visitor,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Why a value does not have the shape asked for: a map key that is neither a string nor a
@@ -258,18 +260,44 @@ pub fn deserialize<'de, N: Tree, T: de::Deserialize<'de>>(
     tree: &'de N,
     skip: &'de [&'de str],
 ) -> Result<T, ShapeError> {
-    T::deserialize(TreeDeserializer { tree, skip })
+    T::deserialize(TreeDeserializer {
+        tree,
+        skip,
+        schema: None,
+    })
+}
+
+/// Like [`deserialize`], with every field that is absent (or null) but has a `default` in
+/// `schema` read as that default, inside objects of the tree and inside the defaults
+/// themselves (`scaling: {default: {}}` gets its fields' defaults too), as the API server
+/// applies a structural schema's defaults.
+pub fn deserialize_defaulted<'de, N: Tree, T: de::Deserialize<'de>>(
+    tree: &'de N,
+    skip: &'de [&'de str],
+    schema: &'de Value,
+) -> Result<T, ShapeError> {
+    T::deserialize(TreeDeserializer {
+        tree,
+        skip,
+        schema: Some(schema),
+    })
 }
 
 struct TreeDeserializer<'de, N> {
     tree: &'de N,
     /// Top-level fields to leave out; empty below the top.
     skip: &'de [&'de str],
+    /// The schema of this node, whose properties' defaults fill absent fields.
+    schema: Option<&'de Value>,
 }
 
 impl<'de, N: Tree> TreeDeserializer<'de, N> {
-    fn below(tree: &'de N) -> Self {
-        Self { tree, skip: &[] }
+    fn below(tree: &'de N, schema: Option<&'de Value>) -> Self {
+        Self {
+            tree,
+            skip: &[],
+            schema,
+        }
     }
 }
 
@@ -286,12 +314,24 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
                 None => visitor.visit_f64(n.as_f64()),
             },
             Node::String(s) => visitor.visit_borrowed_str(s),
-            Node::List(items) => visitor.visit_seq(Items(items.iter())),
-            Node::Object => visitor.visit_map(Fields {
-                entries: self.tree.entries(),
-                skip: self.skip,
-                value: None,
+            Node::List(items) => visitor.visit_seq(Items {
+                items: items.iter(),
+                schema: self.schema.and_then(|s| s.get("items")),
             }),
+            Node::Object => {
+                let properties = self
+                    .schema
+                    .and_then(|s| s.get("properties"))
+                    .and_then(Value::as_object);
+                visitor.visit_map(Fields {
+                    object: self.tree,
+                    entries: self.tree.entries(),
+                    skip: self.skip,
+                    properties,
+                    defaults: properties.map(Map::iter),
+                    value: None,
+                })
+            }
         }
     }
 
@@ -329,27 +369,41 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
     }
 }
 
-struct Items<I>(I);
+struct Items<'de, I> {
+    items: I,
+    schema: Option<&'de Value>,
+}
 
-impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<I> {
+impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<'de, I> {
     type Error = ShapeError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, ShapeError> {
-        self.0
+        let schema = self.schema;
+        self.items
             .next()
-            .map(|item| seed.deserialize(TreeDeserializer::below(item)))
+            .map(|item| seed.deserialize(TreeDeserializer::below(item, schema)))
             .transpose()
     }
 }
 
+/// The value of the key last handed out: the document's own, or a default from the schema.
+enum Pending<'de, N> {
+    Set(&'de N, Option<&'de Value>),
+    Default(&'de Value, &'de Value),
+}
+
 struct Fields<'de, N, I> {
+    object: &'de N,
     entries: I,
     skip: &'de [&'de str],
-    /// The value of the key last handed out.
-    value: Option<&'de N>,
+    /// The schema's properties of this object.
+    properties: Option<&'de Map<String, Value>>,
+    /// The properties left to look at for defaults, once the document's fields are read.
+    defaults: Option<serde_json::map::Iter<'de>>,
+    value: Option<Pending<'de, N>>,
 }
 
 impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
@@ -362,13 +416,28 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
         seed: K,
     ) -> Result<Option<K::Value>, ShapeError> {
         let skip = self.skip;
-        let Some((key, value)) = self
+        let key = if let Some((key, value)) = self
             .entries
             .find(|(key, value)| !value.is_null() && !skip.contains(key))
-        else {
-            return Ok(None);
+        {
+            let schema = self.properties.and_then(|p| p.get(key));
+            self.value = Some(Pending::Set(value, schema));
+            key
+        } else {
+            let object = self.object;
+            let Some(defaults) = self.defaults.as_mut() else {
+                return Ok(None);
+            };
+            let Some((key, schema, default)) = defaults.find_map(|(key, schema)| {
+                let absent = object.get(key).is_none_or(Tree::is_null);
+                let default = schema.get("default").filter(|_| absent)?;
+                Some((key, schema, default))
+            }) else {
+                return Ok(None);
+            };
+            self.value = Some(Pending::Default(default, schema));
+            key.as_str()
         };
-        self.value = Some(value);
         let key: StrDeserializer<'_, ShapeError> = key.into_deserializer();
         seed.deserialize(key).map(Some)
     }
@@ -377,11 +446,15 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
         &mut self,
         seed: S,
     ) -> Result<S::Value, ShapeError> {
-        let value = self
-            .value
-            .take()
-            .ok_or_else(|| de::Error::custom("a value was asked for before its key"))?;
-        seed.deserialize(TreeDeserializer::below(value))
+        match self.value.take() {
+            Some(Pending::Set(value, schema)) => {
+                seed.deserialize(TreeDeserializer::below(value, schema))
+            }
+            Some(Pending::Default(value, schema)) => {
+                seed.deserialize(TreeDeserializer::below(value, Some(schema)))
+            }
+            None => Err(de::Error::custom("a value was asked for before its key")),
+        }
     }
 }
 
@@ -438,6 +511,54 @@ mod tests {
                 names: vec![],
                 size: Some(Size::Small)
             })
+        );
+    }
+
+    #[test]
+    fn absent_and_null_fields_take_the_schemas_defaults_at_every_depth() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Outer {
+            size: String,
+            inner: Inner,
+            items: Vec<Inner>,
+        }
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Inner {
+            count: u32,
+            name: Option<String>,
+        }
+        let inner = json!({"type": "object", "default": {}, "properties": {
+            "count": {"type": "integer", "default": 3},
+            "name": {"type": "string"},
+        }});
+        let schema = json!({"type": "object", "properties": {
+            "size": {"type": "string", "default": "medium"},
+            "inner": inner,
+            "items": {"type": "array", "items": inner},
+        }});
+        let doc = json!({"size": null, "items": [{"name": "a"}, {"count": 1.0}]});
+        let want = Outer {
+            size: "medium".into(),
+            inner: Inner {
+                count: 3,
+                name: None,
+            },
+            items: vec![
+                Inner {
+                    count: 3,
+                    name: Some("a".into()),
+                },
+                Inner {
+                    count: 1,
+                    name: None,
+                },
+            ],
+        };
+        assert_eq!(deserialize_defaulted(&doc, &[], &schema), Ok(want));
+        let pb = json_to_value(&doc);
+        assert_eq!(
+            deserialize_defaulted::<_, Outer>(&pb, &[], &schema),
+            deserialize_defaulted::<_, Outer>(&doc, &[], &schema)
         );
     }
 

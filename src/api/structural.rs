@@ -1,0 +1,374 @@
+//! Checks a document against a structural (OpenAPI v3) schema, the one a CRD or XRD carries,
+//! and reports every mistake with its path, what is expected and what was given.
+//!
+//! The schemas are the API: the XRD for the spec, the Input CRD for the function Input. This
+//! module knows only the schema keywords, never a field; the API server checks the same
+//! keywords on a cluster. The Kubernetes extensions (CEL rules, unique keys of list-maps) are
+//! left to `rules.rs`. JSON null counts as absent and a whole double as an integer, as they do
+//! for Kubernetes.
+
+use crate::{
+    api::{field_error::FieldError, wording},
+    document::tree::{Node, Tree},
+};
+use regex::Regex;
+use serde_json::Value;
+use std::{collections::HashMap, fmt};
+
+/// Schema keywords the checker applies; [`Schema::new`] refuses a schema using any other
+/// besides those in [`IGNORED`], so no rule of a schema goes unchecked unnoticed.
+const CHECKED: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "format",
+];
+/// Keywords this checker leaves alone: prose, the defaults (applied when the document is
+/// read), and the Kubernetes rules that `rules.rs` states by hand (CEL rules, and the unique
+/// keys of list-maps).
+const IGNORED: &[&str] = &[
+    "description",
+    "default",
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+];
+
+/// A schema ready to check documents: the schema itself and its patterns, compiled once.
+pub struct Schema<'a> {
+    root: &'a Value,
+    /// Compiled patterns, keyed by the address of the schema node that holds them: the schema
+    /// is borrowed for as long as this lives, so an address names one node.
+    patterns: HashMap<usize, Regex>,
+}
+
+impl<'a> Schema<'a> {
+    /// Compiles the patterns of `root`; fails on a pattern that does not compile or a keyword
+    /// this checker would not apply.
+    pub fn new(root: &'a Value) -> Result<Self, String> {
+        let mut patterns = HashMap::new();
+        let mut todo = vec![(String::new(), root)];
+        while let Some((at, node)) = todo.pop() {
+            let Some(map) = node.as_object() else {
+                return Err(format!("{at}: a schema must be an object"));
+            };
+            let known =
+                |key: &&String| CHECKED.contains(&key.as_str()) || IGNORED.contains(&key.as_str());
+            let unchecked = map.keys().find(|key| !known(key));
+            if let Some(key) = unchecked {
+                return Err(format!("{at}: the keyword {key} is not checked"));
+            }
+            if let Some(format) = map.get("format").filter(|f| *f != "int32" && *f != "int64") {
+                return Err(format!("{at}: the format {format} is not checked"));
+            }
+            if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
+                let regex = Regex::new(pattern).map_err(|e| format!("{at}: {e}"))?;
+                patterns.insert(address(node), regex);
+            }
+            let properties = map.get("properties").and_then(Value::as_object);
+            todo.extend(
+                properties
+                    .into_iter()
+                    .flatten()
+                    .map(|(key, v)| (format!("{at}.{key}"), v)),
+            );
+            todo.extend(map.get("items").map(|v| (format!("{at}[]"), v)));
+        }
+        Ok(Self { root, patterns })
+    }
+
+    /// Every mistake in `document`, whose path is `root` (`spec`, `input`). Top-level fields
+    /// named in `ignored` belong to someone else and are let through unchecked.
+    pub fn check<N: Tree>(&self, document: &N, root: &str, ignored: &[&str]) -> Vec<FieldError> {
+        let mut walk = Walk {
+            patterns: &self.patterns,
+            ignored,
+            errors: Vec::new(),
+        };
+        walk.node(document, self.root, &Path::Root(root));
+        walk.errors
+    }
+}
+
+/// One walk over a document: the patterns, the top-level fields to let through, and the
+/// mistakes found so far.
+struct Walk<'w> {
+    patterns: &'w HashMap<usize, Regex>,
+    ignored: &'w [&'w str],
+    errors: Vec<FieldError>,
+}
+
+impl Walk<'_> {
+    fn push(&mut self, path: &Path<'_>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(path.to_string(), message));
+    }
+
+    fn node<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
+        let expected = match (schema.get("type").and_then(Value::as_str), value.node()) {
+            (Some("object"), Node::Object) => return self.object(value, schema, path),
+            (Some("array"), Node::List(items)) => return self.list(items, schema, path),
+            (Some("string"), Node::String(s)) => return self.string(s, schema, path),
+            (Some("integer"), Node::Number(n)) => return self.integer(n.as_f64(), schema, path),
+            (Some("number"), Node::Number(_)) | (Some("boolean"), Node::Bool(_)) | (None, _) => {
+                return
+            }
+            (Some("object"), _) => "an object",
+            (Some("array"), _) => "a list",
+            (Some("string"), _) => "a string",
+            (Some("integer"), _) => "a whole number",
+            (Some("boolean"), _) => "true or false",
+            (Some(_), _) => "a number",
+        };
+        self.push(path, format!("must be {expected} (got {})", value.kind()));
+    }
+
+    fn object<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
+        // An object without properties says nothing of its fields (`metadata` of the Input).
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        let ignored = if matches!(path, Path::Root(_)) {
+            self.ignored
+        } else {
+            &[]
+        };
+        for (key, _) in value.entries() {
+            if !properties.contains_key(key) && !ignored.contains(&key) {
+                let known: Vec<&str> = properties.keys().map(String::as_str).collect();
+                let message = format!("unknown field; expected one of: {}", known.join(", "));
+                self.push(&Path::Field(path, key), message);
+            }
+        }
+        let required = schema.get("required").and_then(Value::as_array);
+        for key in required.into_iter().flatten().filter_map(Value::as_str) {
+            if value.get(key).is_none_or(Tree::is_null) {
+                self.push(&Path::Field(path, key), "required");
+            }
+        }
+        for (key, property) in properties {
+            if let Some(field) = value.get(key).filter(|v| !v.is_null()) {
+                self.node(field, property, &Path::Field(path, key));
+            }
+        }
+    }
+
+    fn list<N: Tree>(&mut self, items: &[N], schema: &Value, path: &Path<'_>) {
+        let count = items.len();
+        if let Some(max) = bound(schema, "maxItems").filter(|max| count > *max) {
+            self.push(path, format!("must have at most {max} items (got {count})"));
+        }
+        if let Some(min) = bound(schema, "minItems").filter(|min| count < *min) {
+            self.push(
+                path,
+                format!("must have at least {min} items (got {count})"),
+            );
+        }
+        if let Some(item) = schema.get("items") {
+            for (i, value) in items.iter().enumerate() {
+                self.node(value, item, &Path::Item(path, i));
+            }
+        }
+    }
+
+    /// One message per string, the most telling first: emptiness, the enum, the pattern, the
+    /// length.
+    fn string(&mut self, s: &str, schema: &Value, path: &Path<'_>) {
+        let pattern = self.patterns.get(&address(schema));
+        let members = schema.get("enum").and_then(Value::as_array);
+        let listed = |s: &str| members.is_none_or(|m| m.iter().any(|v| v.as_str() == Some(s)));
+        let matches = |s: &str| pattern.is_none_or(|p| p.is_match(s));
+        let length = s.chars().count();
+        let message = if s.is_empty()
+            && (!listed("") || !matches("") || bound(schema, "minLength").is_some_and(|m| m > 0))
+        {
+            "must not be empty".to_string()
+        } else if !listed(s) {
+            let members = members.into_iter().flatten();
+            let names: Vec<String> = members
+                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+                .collect();
+            format!("must be one of {} (got {s:?})", names.join(", "))
+        } else if let Some(pattern) = pattern.filter(|_| !matches(s)) {
+            match wording::of_pattern(&path.shape()) {
+                Some(wording) => format!("must be {wording} (got {s:?})"),
+                None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
+            }
+        } else if let Some(max) = bound(schema, "maxLength").filter(|max| length > *max) {
+            format!("must be at most {max} characters (got {length})")
+        } else if let Some(min) = bound(schema, "minLength").filter(|min| length < *min) {
+            format!("must be at least {min} characters (got {length})")
+        } else {
+            return;
+        };
+        self.push(path, message);
+    }
+
+    /// A whole number within `minimum`..`maximum`, or else within the range of its `format`.
+    fn integer(&mut self, n: f64, schema: &Value, path: &Path<'_>) {
+        if n.fract() != 0.0 {
+            return self.push(path, format!("must be a whole number (got {n})"));
+        }
+        let (low, high) = match schema.get("format").and_then(Value::as_str) {
+            Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            _ => (i64::MIN, i64::MAX),
+        };
+        let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(low);
+        let max = schema
+            .get("maximum")
+            .and_then(Value::as_i64)
+            .unwrap_or(high);
+        // Whole, and compared with i64 bounds: a cast that saturates cannot let a number through.
+        #[allow(clippy::cast_possible_truncation)]
+        let n = n as i64;
+        if n < min || n > max {
+            self.push(path, format!("must be between {min} and {max} (got {n})"));
+        }
+    }
+}
+
+/// A count or length a schema keyword sets.
+fn bound(schema: &Value, key: &str) -> Option<usize> {
+    let n = schema.get(key).and_then(Value::as_u64)?;
+    usize::try_from(n).ok()
+}
+
+fn address(node: &Value) -> usize {
+    std::ptr::from_ref(node) as usize
+}
+
+/// Where a value sits, built as the walk descends and spelt out only for a mistake: formatting
+/// a path for every valid field was a sizeable part of checking a claim.
+enum Path<'a> {
+    Root(&'a str),
+    Field(&'a Path<'a>, &'a str),
+    Item(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    /// The path below the root with list indexes left out: `secretRefs[].env[].envName`.
+    fn shape(&self) -> String {
+        match self {
+            Path::Root(_) => String::new(),
+            Path::Field(Path::Root(_), key) => (*key).to_string(),
+            Path::Field(parent, key) => format!("{}.{key}", parent.shape()),
+            Path::Item(parent, _) => format!("{}[]", parent.shape()),
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(root) => f.write_str(root),
+            Path::Field(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::convert::json_to_value;
+    use serde_json::json;
+
+    fn messages<N: Tree>(schema: &Value, document: &N) -> Vec<String> {
+        let schema = Schema::new(schema).expect("the schema compiles");
+        let mut errors = schema.check(document, "spec", &["ours"]);
+        errors.sort();
+        errors.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn every_mistake_is_named_with_its_path_and_what_was_given() {
+        let schema = json!({
+            "type": "object",
+            "required": ["name", "count"],
+            "properties": {
+                "name": {"type": "string", "maxLength": 3},
+                "count": {"type": "integer", "minimum": 0, "maximum": 10},
+                "ratio": {"type": "integer", "format": "int32"},
+                "size": {"type": "string", "enum": ["small", "large"]},
+                "flag": {"type": "boolean"},
+                "code": {"type": "string", "pattern": "^[a-z]+$"},
+                "tags": {"type": "array", "maxItems": 1, "items": {"type": "string"}},
+                "open": {"type": "object"},
+                "nested": {"type": "object", "properties": {"a": {"type": "string"}}},
+            },
+        });
+        let document = json!({
+            "name": "long", "count": 11, "ratio": 2.5, "size": "huge", "flag": "yes",
+            "code": "A1", "tags": ["a", 1], "open": {"anything": 1}, "nested": {"b": null},
+            "ours": {"skipped": true}, "gone": null,
+        });
+        let want = [
+            "spec.code: must match the pattern ^[a-z]+$ (got \"A1\")",
+            "spec.count: must be between 0 and 10 (got 11)",
+            "spec.flag: must be true or false (got a string)",
+            "spec.gone: unknown field; expected one of: name, count, ratio, size, flag, code, tags, open, nested",
+            "spec.name: must be at most 3 characters (got 4)",
+            "spec.nested.b: unknown field; expected one of: a",
+            "spec.ratio: must be a whole number (got 2.5)",
+            "spec.size: must be one of small, large (got \"huge\")",
+            "spec.tags: must have at most 1 items (got 2)",
+            "spec.tags[1]: must be a string (got a number)",
+        ];
+        assert_eq!(messages(&schema, &document), want);
+        // A protobuf document, whose numbers are all doubles, reads the same.
+        assert_eq!(messages(&schema, &json_to_value(&document)), want);
+        // Null is absent; a whole double is a whole number; an empty string is a string.
+        assert_eq!(
+            messages(&schema, &json!({"name": "", "count": null, "ratio": 3.0})),
+            ["spec.count: required"]
+        );
+    }
+
+    #[test]
+    fn empty_strings_are_refused_where_the_schema_refuses_them() {
+        let schema = json!({"type": "object", "properties": {
+            "free": {"type": "string"},
+            "named": {"type": "string", "minLength": 1},
+            "patterned": {"type": "string", "pattern": "^a+$"},
+            "listed": {"type": "string", "enum": ["a"]},
+        }});
+        let document = json!({"free": "", "named": "", "patterned": "", "listed": ""});
+        assert_eq!(
+            messages(&schema, &document),
+            [
+                "spec.listed: must not be empty",
+                "spec.named: must not be empty",
+                "spec.patterned: must not be empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn integers_outside_their_format_are_refused() {
+        let schema = json!({"type": "object", "properties": {
+            "small": {"type": "integer", "format": "int32", "minimum": 0},
+        }});
+        assert_eq!(
+            messages(&schema, &json!({"small": 2_147_483_648_i64})),
+            ["spec.small: must be between 0 and 2147483647 (got 2147483648)"]
+        );
+    }
+
+    #[test]
+    fn keywords_the_checker_would_not_apply_are_refused() {
+        let unique =
+            json!({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}});
+        assert!(Schema::new(&unique).is_err_and(|e| e.contains(".a: the keyword uniqueItems")));
+        let date = json!({"type": "string", "format": "date"});
+        assert!(Schema::new(&date).is_err_and(|e| e.contains("format")));
+        assert!(Schema::new(&json!({"pattern": "("})).is_err());
+    }
+}
