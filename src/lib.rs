@@ -3,7 +3,7 @@
 //!
 //! [`function::run`] is the whole composition logic as a pure function; the gRPC server and the
 //! offline CLI are thin layers over it. Nothing is remembered between calls. The layers, top to
-//! bottom: [`cli`]; [`server`] and [`offline`]; [`function`]; [`compose`] and [`observed`];
+//! bottom: [`cli`]; [`server`] and [`offline`]; [`function`]; [`compose`] and `observed`;
 //! [`api`]; [`document`] and [`proto`]. Each imports only layers below it.
 
 pub mod api;
@@ -11,7 +11,7 @@ pub mod cli;
 pub mod compose;
 pub mod document;
 pub mod function;
-pub mod observed;
+mod observed;
 pub mod offline;
 pub mod proto;
 pub mod server;

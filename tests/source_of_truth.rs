@@ -7,9 +7,9 @@ mod upstream;
 
 use function_event_driven_service::{
     api::input::{Output, Settings},
-    api::rules::RESERVED_ENV,
     api::schema,
     api::spec::Spec,
+    api::RESERVED_ENV,
     document::tree,
 };
 use serde_json::{json, Value};

@@ -1,18 +1,19 @@
 //! The EventDrivenService API and the function Input: parsing, defaults and rules.
 
-pub mod field_error;
+pub(crate) mod field_error;
 pub mod input;
-pub mod placement;
-pub mod rules;
+pub(crate) mod placement;
+pub(crate) mod rules;
 pub mod schema;
 pub mod spec;
-pub mod structural;
-pub mod wording;
+mod structural;
+mod wording;
 
 use crate::document::tree::{ObjectParts, Tree};
-use field_error::FieldError;
+pub use field_error::FieldError;
 use input::{Output, Settings};
-use placement::{Placement, Scope};
+pub use placement::{Placement, Scope};
+pub use rules::RESERVED_ENV;
 use serde_json::Value;
 use spec::Spec;
 
