@@ -14,6 +14,7 @@ use crate::{
         State, Target,
     },
 };
+use prost_types::Value as PbValue;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -37,14 +38,7 @@ pub fn run(
     req: &RunFunctionRequest,
     default_ttl: Duration,
 ) -> Result<RunFunctionResponse, Malformed> {
-    let xr = req
-        .observed
-        .as_ref()
-        .and_then(|o| o.composite.as_ref())
-        .and_then(|c| c.resource.as_ref())
-        .map(ObjectParts::of_struct)
-        .ok_or(Malformed::NoObservedComposite)?;
-
+    let xr = observed_composite(req).ok_or(Malformed::NoObservedComposite)?;
     let mut rsp = RunFunctionResponse {
         meta: Some(ResponseMeta {
             tag: req.meta.as_ref().map(|m| m.tag.clone()).unwrap_or_default(),
@@ -55,12 +49,11 @@ pub fn run(
         ..Default::default()
     };
 
-    let input = req.input.as_ref().map(convert::struct_to_json);
     let EventDrivenService {
         spec,
         settings,
         placement,
-    } = match EventDrivenService::read(xr, input.as_ref()) {
+    } = match read_composite(xr, req) {
         Ok(service) => service,
         Err(errors) => {
             rsp.results.push(fatal(&errors));
@@ -93,6 +86,32 @@ pub fn run(
     rsp.conditions = report.conditions;
     rsp.results.extend(report.events);
     Ok(rsp)
+}
+
+/// Reads the EventDrivenService a request carries: its observed XR and the function Input.
+/// The outer error is a request that is not well formed; the inner one every mistake in the
+/// XR and Input, which [`run`] answers with a Fatal result.
+pub fn read(
+    req: &RunFunctionRequest,
+) -> Result<Result<EventDrivenService, Vec<FieldError>>, Malformed> {
+    let xr = observed_composite(req).ok_or(Malformed::NoObservedComposite)?;
+    Ok(read_composite(xr, req))
+}
+
+fn read_composite(
+    xr: ObjectParts<'_, PbValue>,
+    req: &RunFunctionRequest,
+) -> Result<EventDrivenService, Vec<FieldError>> {
+    let input = req.input.as_ref().map(convert::struct_to_json);
+    EventDrivenService::read(xr, input.as_ref())
+}
+
+fn observed_composite(req: &RunFunctionRequest) -> Option<ObjectParts<'_, PbValue>> {
+    req.observed
+        .as_ref()
+        .and_then(|o| o.composite.as_ref())
+        .and_then(|c| c.resource.as_ref())
+        .map(ObjectParts::of_struct)
 }
 
 /// Merges our fields into the desired XR status, keeping what earlier steps set there.

@@ -3,9 +3,7 @@
 use crate::{
     api::field_error::FieldError,
     api::placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
-    api::EventDrivenService,
     document::convert,
-    document::tree::ObjectParts,
     function,
     proto::v1::{Resource, RunFunctionRequest, Severity, State, Status},
 };
@@ -161,15 +159,9 @@ pub fn request(
 
 /// Every mistake in a request's XR and Input, read exactly as [`function::run`] reads them.
 pub fn check(request: &RunFunctionRequest) -> Result<(), Vec<FieldError>> {
-    let xr = request
-        .observed
-        .as_ref()
-        .and_then(|o| o.composite.as_ref())
-        .and_then(|c| c.resource.as_ref())
-        .map(ObjectParts::of_struct)
-        .ok_or_else(|| vec![FieldError::new("metadata", "no composite resource")])?;
-    let input = request.input.as_ref().map(convert::struct_to_json);
-    EventDrivenService::read(xr, input.as_ref()).map(|_| ())
+    function::read(request)
+        .map_err(|malformed| vec![FieldError::new("metadata", malformed.to_string())])?
+        .map(|_| ())
 }
 
 /// Renders a claim or XR, with an optional function Input and observed composed resources
