@@ -309,49 +309,28 @@ impl SeqBuilder {
     }
 }
 
-impl ser::SerializeSeq for SeqBuilder {
-    type Ok = PbValue;
-    type Error = ShapeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<PbValue, ShapeError> {
-        Ok(self.finish())
-    }
+/// The four serde sequence traits differ only in their element method's name.
+macro_rules! sequence {
+    ($($trait:ident :: $element:ident),+) => {$(
+        impl ser::$trait for SeqBuilder {
+            type Ok = PbValue;
+            type Error = ShapeError;
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
+                self.push(value)
+            }
+            fn end(self) -> Result<PbValue, ShapeError> {
+                Ok(self.finish())
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for SeqBuilder {
-    type Ok = PbValue;
-    type Error = ShapeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<PbValue, ShapeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqBuilder {
-    type Ok = PbValue;
-    type Error = ShapeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<PbValue, ShapeError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqBuilder {
-    type Ok = PbValue;
-    type Error = ShapeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<PbValue, ShapeError> {
-        Ok(self.finish())
-    }
-}
+sequence!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 #[derive(Default)]
 struct MapBuilder {
