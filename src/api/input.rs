@@ -5,7 +5,7 @@
 
 use crate::{
     api::{field_error::FieldError, schema, spec::Size, structural},
-    document::tree,
+    document::{schema::Schema, tree},
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -100,9 +100,9 @@ pub struct Settings {
 }
 
 /// The Input CRD's schema, compiled once.
-static SCHEMA: LazyLock<structural::Schema<'static>> = LazyLock::new(|| {
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     // The CRD is compiled in; `the_input_crd_compiles` proves this cannot fail.
-    structural::Schema::new(schema::input_schema())
+    Schema::compile(schema::input_schema())
         .unwrap_or_else(|e| unreachable!("the Input CRD's schema: {e}"))
 });
 
@@ -113,7 +113,7 @@ impl Default for Settings {
     /// The built-in settings: the Input CRD's defaults.
     fn default() -> Self {
         // `no_input_means_the_crds_defaults` proves the CRD's defaults make whole settings.
-        tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, schema::input_schema())
+        tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, &SCHEMA)
             .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
     }
 }
@@ -125,7 +125,7 @@ impl Settings {
         let Some(input) = input else {
             return Ok(Self::default());
         };
-        let mut errors = SCHEMA.check(input, "input", &[]);
+        let mut errors = structural::check(&SCHEMA, input, "input", &[]);
         if let Some(error) = identity_problem(input) {
             errors.push(error);
         }
@@ -133,7 +133,7 @@ impl Settings {
         if !errors.is_empty() {
             return Err(errors);
         }
-        tree::deserialize_defaulted(input, ENVELOPE, schema::input_schema())
+        tree::deserialize_defaulted(input, ENVELOPE, &SCHEMA)
             // The CRD accepted it; only a field the CRD has and these types lack, or a ttl
             // too long to count in seconds, gets here.
             .map_err(|e| vec![FieldError::new("input", e.to_string())])
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn the_input_crd_compiles_and_its_defaults_make_whole_settings() {
-        assert!(structural::Schema::new(schema::input_schema()).is_ok());
+        assert!(Schema::compile(schema::input_schema()).is_ok());
         let defaults = Settings::default();
         assert_eq!(Settings::from_input(None), Ok(defaults.clone()));
         assert_eq!(Settings::from_input(Some(&input(json!({})))), Ok(defaults));

@@ -8,15 +8,18 @@
 
 use crate::{
     api::{field_error::FieldError, rules, schema, structural},
-    document::tree::{self, Tree},
+    document::{
+        schema::Schema,
+        tree::{self, Tree},
+    },
 };
 use serde::Deserialize;
 use std::sync::LazyLock;
 
 /// The XRD's spec schema, compiled once.
-static SCHEMA: LazyLock<structural::Schema<'static>> = LazyLock::new(|| {
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     // The XRD is compiled in; `the_xrd_compiles` proves this cannot fail.
-    structural::Schema::new(schema::spec_schema())
+    Schema::compile(schema::spec_schema())
         .unwrap_or_else(|e| unreachable!("the XRD's spec schema: {e}"))
 });
 
@@ -153,12 +156,12 @@ impl Spec {
         if spec.is_null() {
             return Err(vec![FieldError::new("spec", "required")]);
         }
-        let mut errors = SCHEMA.check(spec, "spec", schema::CROSSPLANE_SPEC_FIELDS);
+        let mut errors = structural::check(&SCHEMA, spec, "spec", schema::CROSSPLANE_SPEC_FIELDS);
         errors.extend(rules::check(spec, &errors));
         if !errors.is_empty() {
             return Err(errors);
         }
-        tree::deserialize_defaulted(spec, schema::CROSSPLANE_SPEC_FIELDS, schema::spec_schema())
+        tree::deserialize_defaulted(spec, schema::CROSSPLANE_SPEC_FIELDS, &SCHEMA)
             // The XRD accepted it, so only a field the XRD has and these types lack gets here.
             .map_err(|e| vec![FieldError::new("spec", e.to_string())])
     }
@@ -194,6 +197,6 @@ mod tests {
 
     #[test]
     fn the_xrd_compiles() {
-        assert!(structural::Schema::new(schema::spec_schema()).is_ok());
+        assert!(Schema::compile(schema::spec_schema()).is_ok());
     }
 }

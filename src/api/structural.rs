@@ -9,100 +9,33 @@
 
 use crate::{
     api::{field_error::FieldError, wording},
-    document::tree::{Node, Tree},
+    document::{
+        schema::{Schema, Type},
+        tree::{Node, Tree},
+    },
 };
-use regex::Regex;
-use serde_json::Value;
-use std::{collections::HashMap, fmt};
+use std::fmt;
 
-/// Schema keywords the checker applies; [`Schema::new`] refuses a schema using any other
-/// besides those in [`IGNORED`], so no rule of a schema goes unchecked unnoticed.
-const CHECKED: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "items",
-    "enum",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-    "format",
-];
-/// Keywords this checker leaves alone: prose, the defaults (applied when the document is
-/// read), and the Kubernetes rules that `rules.rs` states by hand (CEL rules, and the unique
-/// keys of list-maps).
-const IGNORED: &[&str] = &[
-    "description",
-    "default",
-    "x-kubernetes-validations",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-];
-
-/// A schema ready to check documents: the schema itself and its patterns, compiled once.
-pub struct Schema<'a> {
-    root: &'a Value,
-    /// Compiled patterns, keyed by the address of the schema node that holds them: the schema
-    /// is borrowed for as long as this lives, so an address names one node.
-    patterns: HashMap<usize, Regex>,
+/// Every mistake in `document`, whose path is `root` (`spec`, `input`), against a compiled
+/// schema. Top-level fields named in `ignored` belong to someone else and are let through
+/// unchecked.
+pub fn check<N: Tree>(
+    schema: &Schema,
+    document: &N,
+    root: &str,
+    ignored: &[&str],
+) -> Vec<FieldError> {
+    let mut walk = Walk {
+        ignored,
+        errors: Vec::new(),
+    };
+    walk.node(document, schema, &Path::Root(root));
+    walk.errors
 }
 
-impl<'a> Schema<'a> {
-    /// Compiles the patterns of `root`; fails on a pattern that does not compile or a keyword
-    /// this checker would not apply.
-    pub fn new(root: &'a Value) -> Result<Self, String> {
-        let mut patterns = HashMap::new();
-        let mut todo = vec![(String::new(), root)];
-        while let Some((at, node)) = todo.pop() {
-            let Some(map) = node.as_object() else {
-                return Err(format!("{at}: a schema must be an object"));
-            };
-            let known =
-                |key: &&String| CHECKED.contains(&key.as_str()) || IGNORED.contains(&key.as_str());
-            let unchecked = map.keys().find(|key| !known(key));
-            if let Some(key) = unchecked {
-                return Err(format!("{at}: the keyword {key} is not checked"));
-            }
-            if let Some(format) = map.get("format").filter(|f| *f != "int32" && *f != "int64") {
-                return Err(format!("{at}: the format {format} is not checked"));
-            }
-            if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
-                let regex = Regex::new(pattern).map_err(|e| format!("{at}: {e}"))?;
-                patterns.insert(address(node), regex);
-            }
-            let properties = map.get("properties").and_then(Value::as_object);
-            todo.extend(
-                properties
-                    .into_iter()
-                    .flatten()
-                    .map(|(key, v)| (format!("{at}.{key}"), v)),
-            );
-            todo.extend(map.get("items").map(|v| (format!("{at}[]"), v)));
-        }
-        Ok(Self { root, patterns })
-    }
-
-    /// Every mistake in `document`, whose path is `root` (`spec`, `input`). Top-level fields
-    /// named in `ignored` belong to someone else and are let through unchecked.
-    pub fn check<N: Tree>(&self, document: &N, root: &str, ignored: &[&str]) -> Vec<FieldError> {
-        let mut walk = Walk {
-            patterns: &self.patterns,
-            ignored,
-            errors: Vec::new(),
-        };
-        walk.node(document, self.root, &Path::Root(root));
-        walk.errors
-    }
-}
-
-/// One walk over a document: the patterns, the top-level fields to let through, and the
-/// mistakes found so far.
+/// One walk over a document: the top-level fields to let through, and the mistakes found so
+/// far.
 struct Walk<'w> {
-    patterns: &'w HashMap<usize, Regex>,
     ignored: &'w [&'w str],
     errors: Vec<FieldError>,
 }
@@ -112,28 +45,28 @@ impl Walk<'_> {
         self.errors.push(FieldError::new(path.to_string(), message));
     }
 
-    fn node<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
-        let expected = match (schema.get("type").and_then(Value::as_str), value.node()) {
-            (Some("object"), Node::Object) => return self.object(value, schema, path),
-            (Some("array"), Node::List(items)) => return self.list(items, schema, path),
-            (Some("string"), Node::String(s)) => return self.string(s, schema, path),
-            (Some("integer"), Node::Number(n)) => return self.integer(n.as_f64(), schema, path),
-            (Some("number"), Node::Number(_)) | (Some("boolean"), Node::Bool(_)) | (None, _) => {
+    fn node<N: Tree>(&mut self, value: &N, schema: &Schema, path: &Path<'_>) {
+        let expected = match (schema.kind, value.node()) {
+            (Type::Object, Node::Object) => return self.object(value, schema, path),
+            (Type::Array, Node::List(items)) => return self.list(items, schema, path),
+            (Type::String, Node::String(s)) => return self.string(s, schema, path),
+            (Type::Integer, Node::Number(n)) => return self.integer(n.as_f64(), schema, path),
+            (Type::Number, Node::Number(_)) | (Type::Boolean, Node::Bool(_)) | (Type::Any, _) => {
                 return
             }
-            (Some("object"), _) => "an object",
-            (Some("array"), _) => "a list",
-            (Some("string"), _) => "a string",
-            (Some("integer"), _) => "a whole number",
-            (Some("boolean"), _) => "true or false",
-            (Some(_), _) => "a number",
+            (Type::Object, _) => "an object",
+            (Type::Array, _) => "a list",
+            (Type::String, _) => "a string",
+            (Type::Integer, _) => "a whole number",
+            (Type::Boolean, _) => "true or false",
+            (Type::Number, _) => "a number",
         };
         self.push(path, format!("must be {expected} (got {})", value.kind()));
     }
 
-    fn object<N: Tree>(&mut self, value: &N, schema: &Value, path: &Path<'_>) {
+    fn object<N: Tree>(&mut self, value: &N, schema: &Schema, path: &Path<'_>) {
         // An object without properties says nothing of its fields (`metadata` of the Input).
-        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        let Some(properties) = &schema.properties else {
             return;
         };
         let ignored = if matches!(path, Path::Root(_)) {
@@ -142,14 +75,13 @@ impl Walk<'_> {
             &[]
         };
         for (key, _) in value.entries() {
-            if !properties.contains_key(key) && !ignored.contains(&key) {
-                let known: Vec<&str> = properties.keys().map(String::as_str).collect();
+            if schema.property(key).is_none() && !ignored.contains(&key) {
+                let known: Vec<&str> = properties.iter().map(|(k, _)| k.as_str()).collect();
                 let message = format!("unknown field; expected one of: {}", known.join(", "));
                 self.push(&Path::Field(path, key), message);
             }
         }
-        let required = schema.get("required").and_then(Value::as_array);
-        for key in required.into_iter().flatten().filter_map(Value::as_str) {
+        for key in &schema.required {
             if value.get(key).is_none_or(Tree::is_null) {
                 self.push(&Path::Field(path, key), "required");
             }
@@ -161,18 +93,18 @@ impl Walk<'_> {
         }
     }
 
-    fn list<N: Tree>(&mut self, items: &[N], schema: &Value, path: &Path<'_>) {
+    fn list<N: Tree>(&mut self, items: &[N], schema: &Schema, path: &Path<'_>) {
         let count = items.len();
-        if let Some(max) = bound(schema, "maxItems").filter(|max| count > *max) {
+        if let Some(max) = schema.max_items.filter(|max| count > *max) {
             self.push(path, format!("must have at most {max} items (got {count})"));
         }
-        if let Some(min) = bound(schema, "minItems").filter(|min| count < *min) {
+        if let Some(min) = schema.min_items.filter(|min| count < *min) {
             self.push(
                 path,
                 format!("must have at least {min} items (got {count})"),
             );
         }
-        if let Some(item) = schema.get("items") {
+        if let Some(item) = &schema.items {
             for (i, value) in items.iter().enumerate() {
                 self.node(value, item, &Path::Item(path, i));
             }
@@ -181,14 +113,14 @@ impl Walk<'_> {
 
     /// One message per string, the most telling first: emptiness, the enum, the pattern, the
     /// length.
-    fn string(&mut self, s: &str, schema: &Value, path: &Path<'_>) {
-        let pattern = self.patterns.get(&address(schema));
-        let members = schema.get("enum").and_then(Value::as_array);
+    fn string(&mut self, s: &str, schema: &Schema, path: &Path<'_>) {
+        let pattern = schema.pattern.as_ref();
+        let members = schema.members.as_ref();
         let listed = |s: &str| members.is_none_or(|m| m.iter().any(|v| v.as_str() == Some(s)));
         let matches = |s: &str| pattern.is_none_or(|p| p.is_match(s));
         let length = s.chars().count();
         let message = if s.is_empty()
-            && (!listed("") || !matches("") || bound(schema, "minLength").is_some_and(|m| m > 0))
+            && (!listed("") || !matches("") || schema.min_length.is_some_and(|m| m > 0))
         {
             "must not be empty".to_string()
         } else if !listed(s) {
@@ -202,9 +134,9 @@ impl Walk<'_> {
                 Some(wording) => format!("must be {wording} (got {s:?})"),
                 None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
             }
-        } else if let Some(max) = bound(schema, "maxLength").filter(|max| length > *max) {
+        } else if let Some(max) = schema.max_length.filter(|max| length > *max) {
             format!("must be at most {max} characters (got {length})")
-        } else if let Some(min) = bound(schema, "minLength").filter(|min| length < *min) {
+        } else if let Some(min) = schema.min_length.filter(|min| length < *min) {
             format!("must be at least {min} characters (got {length})")
         } else {
             return;
@@ -213,19 +145,11 @@ impl Walk<'_> {
     }
 
     /// A whole number within `minimum`..`maximum`, or else within the range of its `format`.
-    fn integer(&mut self, n: f64, schema: &Value, path: &Path<'_>) {
+    fn integer(&mut self, n: f64, schema: &Schema, path: &Path<'_>) {
         if n.fract() != 0.0 {
             return self.push(path, format!("must be a whole number (got {n})"));
         }
-        let (low, high) = match schema.get("format").and_then(Value::as_str) {
-            Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
-            _ => (i64::MIN, i64::MAX),
-        };
-        let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(low);
-        let max = schema
-            .get("maximum")
-            .and_then(Value::as_i64)
-            .unwrap_or(high);
+        let (min, max) = (schema.minimum, schema.maximum);
         // Whole, and compared with i64 bounds: a cast that saturates cannot let a number through.
         #[allow(clippy::cast_possible_truncation)]
         let n = n as i64;
@@ -233,16 +157,6 @@ impl Walk<'_> {
             self.push(path, format!("must be between {min} and {max} (got {n})"));
         }
     }
-}
-
-/// A count or length a schema keyword sets.
-fn bound(schema: &Value, key: &str) -> Option<usize> {
-    let n = schema.get(key).and_then(Value::as_u64)?;
-    usize::try_from(n).ok()
-}
-
-fn address(node: &Value) -> usize {
-    std::ptr::from_ref(node) as usize
 }
 
 /// Where a value sits, built as the walk descends and spelt out only for a mistake: formatting
@@ -281,9 +195,9 @@ mod tests {
     use crate::document::convert::json_to_value;
     use serde_json::json;
 
-    fn messages<N: Tree>(schema: &Value, document: &N) -> Vec<String> {
-        let schema = Schema::new(schema).expect("the schema compiles");
-        let mut errors = schema.check(document, "spec", &["ours"]);
+    fn messages<N: Tree>(schema: &serde_json::Value, document: &N) -> Vec<String> {
+        let schema = Schema::compile(schema).expect("the schema compiles");
+        let mut errors = check(&schema, document, "spec", &["ours"]);
         errors.sort();
         errors.iter().map(ToString::to_string).collect()
     }
@@ -366,9 +280,9 @@ mod tests {
     fn keywords_the_checker_would_not_apply_are_refused() {
         let unique =
             json!({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}});
-        assert!(Schema::new(&unique).is_err_and(|e| e.contains(".a: the keyword uniqueItems")));
+        assert!(Schema::compile(&unique).is_err_and(|e| e.contains(".a: the keyword uniqueItems")));
         let date = json!({"type": "string", "format": "date"});
-        assert!(Schema::new(&date).is_err_and(|e| e.contains("format")));
-        assert!(Schema::new(&json!({"pattern": "("})).is_err());
+        assert!(Schema::compile(&date).is_err_and(|e| e.contains("format")));
+        assert!(Schema::compile(&json!({"pattern": "("})).is_err());
     }
 }

@@ -1,4 +1,5 @@
 //! Documents as the function reads and writes them: JSON and protobuf `Struct`s.
 
 pub mod convert;
+pub mod schema;
 pub mod tree;

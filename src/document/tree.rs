@@ -9,12 +9,13 @@
 //! `default`s of a structural (OpenAPI v3) schema, as the API server does when it stores an
 //! object, without copying the tree.
 
+use super::schema::Schema;
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
     self, value::StrDeserializer, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess,
     SeqAccess, Visitor,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 
 /// Why a value does not have the shape asked for: a map key that is neither a string nor a
@@ -274,7 +275,7 @@ pub fn deserialize<'de, N: Tree, T: de::Deserialize<'de>>(
 pub fn deserialize_defaulted<'de, N: Tree, T: de::Deserialize<'de>>(
     tree: &'de N,
     skip: &'de [&'de str],
-    schema: &'de Value,
+    schema: &'de Schema,
 ) -> Result<T, ShapeError> {
     T::deserialize(TreeDeserializer {
         tree,
@@ -288,11 +289,11 @@ struct TreeDeserializer<'de, N> {
     /// Top-level fields to leave out; empty below the top.
     skip: &'de [&'de str],
     /// The schema of this node, whose properties' defaults fill absent fields.
-    schema: Option<&'de Value>,
+    schema: Option<&'de Schema>,
 }
 
 impl<'de, N: Tree> TreeDeserializer<'de, N> {
-    fn below(tree: &'de N, schema: Option<&'de Value>) -> Self {
+    fn below(tree: &'de N, schema: Option<&'de Schema>) -> Self {
         Self {
             tree,
             skip: &[],
@@ -316,19 +317,16 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
             Node::String(s) => visitor.visit_borrowed_str(s),
             Node::List(items) => visitor.visit_seq(Items {
                 items: items.iter(),
-                schema: self.schema.and_then(|s| s.get("items")),
+                schema: self.schema.and_then(|s| s.items.as_deref()),
             }),
             Node::Object => {
-                let properties = self
-                    .schema
-                    .and_then(|s| s.get("properties"))
-                    .and_then(Value::as_object);
+                let properties = self.schema.and_then(|s| s.properties.as_deref());
                 visitor.visit_map(Fields {
                     object: self.tree,
                     entries: self.tree.entries(),
                     skip: self.skip,
-                    properties,
-                    defaults: properties.map(Map::iter),
+                    schema: self.schema,
+                    defaults: properties.map(<[_]>::iter),
                     value: None,
                 })
             }
@@ -371,7 +369,7 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
 
 struct Items<'de, I> {
     items: I,
-    schema: Option<&'de Value>,
+    schema: Option<&'de Schema>,
 }
 
 impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<'de, I> {
@@ -391,18 +389,18 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<'d
 
 /// The value of the key last handed out: the document's own, or a default from the schema.
 enum Pending<'de, N> {
-    Set(&'de N, Option<&'de Value>),
-    Default(&'de Value, &'de Value),
+    Set(&'de N, Option<&'de Schema>),
+    Default(&'de Value, &'de Schema),
 }
 
 struct Fields<'de, N, I> {
     object: &'de N,
     entries: I,
     skip: &'de [&'de str],
-    /// The schema's properties of this object.
-    properties: Option<&'de Map<String, Value>>,
+    /// The schema of this object.
+    schema: Option<&'de Schema>,
     /// The properties left to look at for defaults, once the document's fields are read.
-    defaults: Option<serde_json::map::Iter<'de>>,
+    defaults: Option<std::slice::Iter<'de, (String, Schema)>>,
     value: Option<Pending<'de, N>>,
 }
 
@@ -420,7 +418,7 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             .entries
             .find(|(key, value)| !value.is_null() && !skip.contains(key))
         {
-            let schema = self.properties.and_then(|p| p.get(key));
+            let schema = self.schema.and_then(|s| s.property(key));
             self.value = Some(Pending::Set(value, schema));
             key
         } else {
@@ -430,7 +428,7 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             };
             let Some((key, schema, default)) = defaults.find_map(|(key, schema)| {
                 let absent = object.get(key).is_none_or(Tree::is_null);
-                let default = schema.get("default").filter(|_| absent)?;
+                let default = schema.default.as_ref().filter(|_| absent)?;
                 Some((key, schema, default))
             }) else {
                 return Ok(None);
@@ -531,11 +529,12 @@ mod tests {
             "count": {"type": "integer", "default": 3},
             "name": {"type": "string"},
         }});
-        let schema = json!({"type": "object", "properties": {
+        let schema = Schema::compile(&json!({"type": "object", "properties": {
             "size": {"type": "string", "default": "medium"},
             "inner": inner,
             "items": {"type": "array", "items": inner},
-        }});
+        }}))
+        .expect("the schema compiles");
         let doc = json!({"size": null, "items": [{"name": "a"}, {"count": 1.0}]});
         let want = Outer {
             size: "medium".into(),
