@@ -31,7 +31,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=tools/versions.sh
+# shellcheck source-path=SCRIPTDIR source=tools/versions.sh
 source "$repo/tests/e2e/tools/versions.sh"
 schemas="${SHARED_SCHEMAS_DIR:-$repo/../shared/schemas}"
 binary="${FUNCTION_BINARY:-$repo/target/release/function-event-driven-service}"
@@ -78,11 +78,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME COMMAND...: runs COMMAND in the background, output in $logs/NAME.log.
+# start NAME COMMAND...: runs COMMAND in the background, output appended to $logs/NAME.log
+# (a process started again keeps the log of its earlier run).
 start() {
   local name=$1
   shift
-  "$@" >"$logs/$name.log" 2>&1 &
+  "$@" >>"$logs/$name.log" 2>&1 &
   pids[$name]=$!
   started+=("$name")
   say "started $name (pid ${pids[$name]}, log $logs/$name.log)"
@@ -105,10 +106,13 @@ stop() {
   return 0
 }
 
-# alive NAME: fails the run when a process the script started has exited.
-alive() {
-  local pid=${pids[$1]:-}
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || fail "$1 exited (see $logs/$1.log)"
+# all_alive: fails the run when a process the script started (and has not stopped) has
+# exited, so a wait does not run out its bound on a dead process.
+all_alive() {
+  local name
+  for name in "${!pids[@]}"; do
+    kill -0 "${pids[$name]}" 2>/dev/null || fail "$name exited (see $logs/$name.log)"
+  done
 }
 
 # wait_for SECONDS WHAT COMMAND...: retries COMMAND every half second until it succeeds.
@@ -117,6 +121,7 @@ wait_for() {
   shift 2
   deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
+    all_alive
     ((SECONDS < deadline)) || fail "$what: not within ${seconds}s (last try: $("$@" 2>&1 | tail -n 3))"
     sleep 0.5
   done
@@ -426,6 +431,7 @@ if [[ ${E2E_LIVE:-1} == 0 ]]; then
   printf '\ncontrol-plane: %d passed, 0 failed\n' "$passed"
   exit 0
 fi
+# shellcheck source-path=SCRIPTDIR source=live.sh
 source "$repo/tests/e2e/live.sh"
 
 printf '\ncontrol-plane: %d passed, 0 failed\n' "$passed"

@@ -3,6 +3,7 @@
 # package, our release binary served with mutual TLS, and each flavour taken from claim or XR
 # to live objects and back to status. Uses control-plane.sh's helpers (start, wait_for, pass,
 # fail, kubectl, ...).
+# shellcheck shell=bash disable=SC2154 # work, logs, pki, repo, binary, ... are control-plane.sh's
 
 KUBE_CONTROLLER_MANAGER="$(tool kube-controller-manager)"
 PROVIDER_KUBERNETES="$(tool provider-kubernetes)"
@@ -122,6 +123,7 @@ pass "FunctionRevision $revision healthy, the function served from 127.0.0.1:$fu
 
 # subset A B: every field of A is in B with the same value (quantities compared by value:
 # the API server stores 1000m as 1).
+# shellcheck disable=SC2016 # jq's variables
 subset_jq='
   def q: if type == "string" and test("^[0-9]+m$") then (.[:-1] | tonumber / 1000)
          elif type == "string" and test("^[0-9]+$") then tonumber else . end;
@@ -323,6 +325,7 @@ check_composition apis/v2/composition-direct.yaml
 kubectl apply --server-side -f "$repo/apis/v2/rbac.yaml" >/dev/null
 # shellcheck disable=SC2046 # the flags are words
 live_flavour "v2 Objects" examples/namespaced-xr.yaml . $(render_flags "$repo/examples/namespaced-xr.yaml")
+# shellcheck disable=SC2046 # the flags are words
 live_flavour "v2 Direct" examples/namespaced-direct-xr.yaml \
   '.spec.crossplane.compositionRef.name = "event-driven-service-direct"' \
   $(render_flags "$repo/examples/namespaced-direct-xr.yaml")
