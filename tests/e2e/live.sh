@@ -165,6 +165,53 @@ patch_scaler() {
       {\"type\":\"Paused\",\"status\":\"False\",\"reason\":\"ScaledObjectNotPaused\",\"message\":\"ScaledObject is not paused\"}]}}" >/dev/null
 }
 
+# xr_of NAMESPACE CLAIM: the XR Crossplane reports the pipeline's errors on: a claim's
+# cluster-scoped XR, or a v2 XR itself.
+xr_of() {
+  local ref
+  ref="$(kubectl -n "$1" get "$2" -o jsonpath='{.spec.resourceRef.kind}/{.spec.resourceRef.name}')"
+  if [[ $ref == XEventDrivenService/?* ]]; then
+    echo "xeventdrivenservice/${ref#*/}"
+  else
+    echo "$2"
+  fi
+}
+
+# composed_refs NAMESPACE XR: the composed resources Crossplane records on the XR (the
+# provider-kubernetes Objects, or the objects themselves when composed directly), as
+# kubectl's KIND.VERSION.GROUP/NAME.
+composed_refs() {
+  kubectl -n "$1" get "$2" -o json | jq -r '(.spec.crossplane.resourceRefs // .spec.resourceRefs // [])[]
+    | (.apiVersion | split("/")) as $gv
+    | (if ($gv | length) == 2 then "\(.kind).\($gv[1]).\($gv[0])" else .kind end) + "/" + .name'
+}
+
+# records_refs NAMESPACE XR N: the XR records N composed resources.
+records_refs() { [[ $(composed_refs "$1" "$2" | wc -l) == "$3" ]]; }
+
+# none_left NAMESPACE RESOURCE...: none of them exists any more.
+none_left() {
+  local ns=$1 out
+  shift
+  out="$(kubectl -n "$ns" get "$@" --ignore-not-found -o name)" && [[ -z $out ]]
+}
+
+# delete_fully LABEL NAMESPACE CLAIM LIVE-OBJECTS...: deletes the claim or XR and waits until
+# it, its XR, every composed resource and the live objects are gone. provider-kubernetes
+# finds an Object's resource by kind, namespace and name alone, so an Object still being
+# deleted deletes whatever carries that name by then: a later claim of the same name must
+# not start before the Objects are gone.
+delete_fully() {
+  local label=$1 ns=$2 claim=$3 xr refs
+  shift 3
+  xr="$(xr_of "$ns" "$claim")"
+  mapfile -t refs < <(composed_refs "$ns" "$xr")
+  ((${#refs[@]} > 0)) || fail "$label: $xr records no composed resources"
+  kubectl -n "$ns" delete "$claim" --timeout 180s >/dev/null
+  wait_for 240 "$label: $xr, its ${#refs[@]} composed resources and the live objects deleted" \
+    none_left "$ns" "$xr" "${refs[@]}" "$@"
+}
+
 # live_flavour LABEL FILE JQ-FILTER [RENDER FLAGS...]: the scenarios of one flavour, for the
 # claim or XR in FILE (kind EventDrivenService in both flavours) changed by JQ-FILTER.
 live_flavour() {
@@ -201,11 +248,10 @@ live_flavour() {
     fail "$label: a field manager owns the Deployment's spec.replicas: $(kubectl -n "$ns" get "$deploy" -o json --show-managed-fields | jq -c .metadata.managedFields)"
   fi
   pass "$label: $name became its four objects, fields as rendered, spec.replicas owned by no one"
-  # Crossplane reports the pipeline's errors on the XR: the claim's XR, or the XR itself.
-  local xr="$claim"
-  if [[ $(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.kind}') == XEventDrivenService ]]; then
-    xr="xeventdrivenservice/$(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.name}')"
-  fi
+  local xr refs
+  xr="$(xr_of "$ns" "$claim")"
+  wait_for 60 "$label: $xr records its four composed resources" records_refs "$ns" "$xr" 4
+  mapfile -t refs < <(composed_refs "$ns" "$xr")
 
   # Status back to the claim: the controllers' reports, patched as they would write them.
   report_available "$ns" "$name"
@@ -280,11 +326,9 @@ live_flavour() {
     fail "$label: objects were deleted or replaced after the function came back"
   pass "$label: with the function down Crossplane reports it, deletes nothing, and recovers"
 
-  # Deleting the claim removes its objects.
-  kubectl -n "$ns" delete "$claim" --timeout 180s >/dev/null
-  wait_for 240 "$label: the objects of $name deleted" bash -c \
-    "out=\$('$KUBECTL' -n '$ns' get ${objects[*]} --ignore-not-found -o name) && [[ -z \$out ]]"
-  pass "$label: deleting $name removed its four objects"
+  # Deleting the claim removes its objects, and the composed resources holding them.
+  delete_fully "$label" "$ns" "$claim" "${objects[@]}"
+  pass "$label: deleting $name removed its XR, its ${#refs[@]} composed resources and its four objects"
 }
 
 say "Live: Crossplane v1 flavour (claim)"
