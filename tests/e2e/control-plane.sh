@@ -270,15 +270,20 @@ for key in ca.crt tls.crt tls.key; do
   kubectl -n crossplane-system get secret crossplane-tls-client -o "jsonpath={.data.${key//./\\.}}" |
     base64 -d >"$client_certs/$key"
 done
-# provider-kubernetes polls every few seconds here (its default is 10 minutes), and every poll
-# writes the Objects' status; with the default breaker (burst 100, refill 1/s) those watch
-# events open Crossplane's per-XR circuit breaker within a second of a claim's creation, after
-# which the XR reconciles about once a minute or less. The breaker's budget grows with the poll.
+# Crossplane's XR circuit breaker stops reacting to an XR's watch events for five minutes
+# (but for one every 30s) once they exceed a token bucket, 100 deep and refilled at 1/s by
+# default: it is there to stop controllers that fight over a resource. Creating one claim's
+# four provider-kubernetes Objects alone gives its XR about 130 watch events within a second
+# (provider-kubernetes writes each Object several times while creating its resource, and an
+# update costs two tokens), so with the default depth the breaker opens on every claim as it
+# is created and each later step of the live loop waits for the 30s probe. The deeper bucket
+# absorbs that burst; the refill rate stays, so a sustained fight still opens the breaker,
+# and the live loop fails a flavour during which it opened.
+crossplane_metrics_port="$(free_port)"
 start crossplane "${crossplane_env[@]}" \
   TLS_CLIENT_CERTS_DIR="$client_certs" XPKG_CACHE_DIR="$work/xpkg-cache" \
-  METRICS_PORT="$(free_port)" HEALTH_PROBE_PORT="$(free_port)" \
-  "$CROSSPLANE_CORE" core start --debug \
-  --circuit-breaker-burst 2000 --circuit-breaker-refill-rate 100
+  METRICS_PORT="$crossplane_metrics_port" HEALTH_PROBE_PORT="$(free_port)" \
+  "$CROSSPLANE_CORE" core start --debug --circuit-breaker-burst 500
 wait_for 120 "Crossplane's XRD controller" kubectl get crd compositeresourcedefinitions.apiextensions.crossplane.io
 pass "Crossplane core $CROSSPLANE_CORE_VERSION initialised and running"
 

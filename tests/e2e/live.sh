@@ -222,6 +222,12 @@ delete_fully() {
     none_left "$ns" "$xr" "${refs[@]}" "$@"
 }
 
+# crossplane_metric NAME: the sum of Crossplane's metric NAME over its XR controllers.
+crossplane_metric() {
+  curl -fsS "http://127.0.0.1:$crossplane_metrics_port/metrics" |
+    awk -v name="$1" '$1 ~ "^" name "\\{controller=\"composite/" { n += $NF } END { print n + 0 }'
+}
+
 # poke NAMESPACE RESOURCE: a change to a composed resource, which makes Crossplane reconcile
 # its XR without writing the XR itself (a write to the XR would make the status update of a
 # reconcile already running fail on a conflict, and Crossplane retry it silently).
@@ -232,8 +238,9 @@ poke() {
 # live_flavour LABEL FILE JQ-FILTER [RENDER FLAGS...]: the scenarios of one flavour, for the
 # claim or XR in FILE (kind EventDrivenService in both flavours) changed by JQ-FILTER.
 live_flavour() {
-  local label=$1 file=$2 filter=$3 name ns deploy scaler objects
+  local label=$1 file=$2 filter=$3 name ns deploy scaler objects breaker_opens
   shift 3
+  breaker_opens="$(crossplane_metric circuit_breaker_opens_total)"
   name="$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f "$repo/$file")"
   ns="$(kubectl create --dry-run=client -o jsonpath='{.metadata.namespace}' -f "$repo/$file")"
   local claim="eventdrivenservice/$name"
@@ -347,6 +354,12 @@ live_flavour() {
   [[ $(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}') == "$uids" ]] ||
     fail "$label: objects were deleted or replaced after the function came back"
   pass "$label: with the function down Crossplane reports it, deletes nothing, and recovers"
+
+  # Crossplane's circuit breaker opens on an XR whose watched resources change too often, as
+  # when two controllers fight over a field (see control-plane.sh); it never opened here.
+  (($(crossplane_metric circuit_breaker_opens_total) == breaker_opens)) ||
+    fail "$label: Crossplane's circuit breaker opened on $xr: $(kubectl -n "$ns" get "$xr" -o jsonpath='{.status.conditions[?(@.type=="Responsive")]}')"
+  pass "$label: Crossplane's circuit breaker stayed closed on $xr throughout"
 
   # Deleting the claim removes its objects, and the composed resources holding them.
   delete_fully "$label" "$ns" "$claim" "${objects[@]}"
