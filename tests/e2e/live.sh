@@ -228,6 +228,12 @@ crossplane_metric() {
     awk -v name="$1" '$1 ~ "^" name "\\{controller=\"composite/" { n += $NF } END { print n + 0 }'
 }
 
+# reconciles: how many XR reconciles Crossplane has finished.
+reconciles() { crossplane_metric controller_runtime_reconcile_total; }
+
+# reconciled_since COUNT N: N more XR reconciles have finished since reconciles said COUNT.
+reconciled_since() { (($(reconciles) >= $1 + $2)); }
+
 # poke NAMESPACE RESOURCE: a change to a composed resource, which makes Crossplane reconcile
 # its XR without writing the XR itself (a write to the XR would make the status update of a
 # reconcile already running fail on a conflict, and Crossplane retry it silently).
@@ -307,12 +313,22 @@ live_flavour() {
   wait_for 240 "$label: ScalerReady True again" has_condition "$claim" "$ns" ScalerReady True
   pass "$label: a failing ScaledObject gives ScalerReady=False and one Warning Event (count $(jq '.[0].count' <<<"$warnings"))"
 
-  # No fight with KEDA: the HPA's replica count survives the provider's next syncs.
+  # No fight with KEDA: the HPA's replica count survives two more XR reconciles and, through
+  # Objects, provider-kubernetes' next polls, which apply each Object's manifest again. The
+  # same XR is never reconciled twice at once, so of three reconciles that finish after the
+  # scale at least two started after it.
+  local before i count
+  before="$(reconciles)"
   kubectl -n "$ns" scale "$deploy" --replicas 5 >/dev/null
-  sleep $((3 * provider_poll))
+  [[ ${refs[0]} != Object.* ]] || sleep $((3 * provider_poll))
+  for i in 1 2 3; do
+    count="$(reconciles)"
+    poke "$ns" "${refs[0]}"
+    wait_for 60 "$label: XR reconcile $i after the scale" reconciled_since "$count" 1
+  done
   [[ $(kubectl -n "$ns" get "$deploy" -o jsonpath='{.spec.replicas}') == 5 ]] ||
     fail "$label: spec.replicas was reset to $(kubectl -n "$ns" get "$deploy" -o jsonpath='{.spec.replicas}')"
-  pass "$label: spec.replicas 5, set as KEDA's HPA would, is still 5 after three provider polls"
+  pass "$label: spec.replicas 5, set as KEDA's HPA would, is still 5 after $(($(reconciles) - before)) XR reconciles"
 
   # An update flows: a new image tag reaches the Deployment.
   local image
