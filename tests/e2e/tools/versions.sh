@@ -1,6 +1,7 @@
 # The pinned upstream tools of the end-to-end tests, and where they are cached. Sourced by
 # build.sh and by every script that runs a tool; a new version gets a new file name, so the
 # cache never serves a stale build.
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 CROSSPLANE_CLI_VERSION=v2.5.0
 CROSSPLANE_CORE_VERSION=v2.3.4
 NATS_SERVER_VERSION=v2.11.9
