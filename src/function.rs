@@ -18,9 +18,6 @@ use prost_types::Value as PbValue;
 use serde_json::Value;
 use std::time::Duration;
 
-/// Reason of the Fatal result for invalid input.
-pub const REASON_INVALID: &str = "InvalidSpec";
-
 /// A request that is not well formed; the server answers it with a gRPC error status.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Malformed {
@@ -56,7 +53,13 @@ pub fn run(
     } = match read_composite(xr, req) {
         Ok(service) => service,
         Err(errors) => {
-            rsp.results.push(fatal(&errors));
+            let mistakes = format!(
+                "cannot compose this EventDrivenService:\n{}",
+                field_error::join(&errors)
+            );
+            rsp.conditions
+                .extend(observed::spec_validity(xr.status, Some(mistakes.clone())));
+            rsp.results.push(fatal(mistakes));
             return Ok(rsp);
         }
     };
@@ -84,6 +87,8 @@ pub fn run(
     }
     set_status(desired, report.status);
     rsp.conditions = report.conditions;
+    rsp.conditions
+        .extend(observed::spec_validity(xr.status, None));
     rsp.results.extend(report.events);
     Ok(rsp)
 }
@@ -125,14 +130,11 @@ fn set_status(desired: &mut State, ours: serde_json::Map<String, Value>) {
 }
 
 /// The single Fatal result listing every offending field.
-fn fatal(errors: &[FieldError]) -> PbResult {
+fn fatal(message: String) -> PbResult {
     PbResult {
         severity: Severity::Fatal.into(),
-        message: format!(
-            "cannot compose this EventDrivenService:\n{}",
-            field_error::join(errors)
-        ),
-        reason: Some(REASON_INVALID.to_string()),
+        message,
+        reason: Some(observed::REASON_INVALID.to_string()),
         target: Some(Target::CompositeAndClaim.into()),
     }
 }

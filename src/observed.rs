@@ -20,6 +20,10 @@ use std::collections::BTreeMap;
 pub const DEPLOYMENT_AVAILABLE: &str = "DeploymentAvailable";
 /// Condition type mirroring the ScaledObject's `Ready`.
 pub const SCALER_READY: &str = "ScalerReady";
+/// Condition type saying whether the spec and the function Input can be composed.
+pub const SPEC_VALID: &str = "SpecValid";
+/// Reason of `SpecValid=False`, and of the Fatal result that goes with it.
+pub const REASON_INVALID: &str = "InvalidSpec";
 
 /// What the function reports about observed state.
 #[derive(Debug, Default, PartialEq)]
@@ -118,6 +122,32 @@ pub fn report<N: Tree>(
         });
     }
     report
+}
+
+/// `SpecValid=False` listing every mistake while the spec cannot be composed, so the claim
+/// shows them too: Crossplane writes a Fatal result only on the XR, but copies a failing
+/// step's conditions to the claim. Once the spec composes again, `SpecValid=True`, reported
+/// only while the XR still carries the condition: a spec that was always valid shows none.
+pub fn spec_validity<N: Tree>(
+    xr_status: Option<&N>,
+    mistakes: Option<String>,
+) -> Option<Condition> {
+    let (status, reason, message) = match mistakes {
+        Some(message) => (Status::ConditionFalse, REASON_INVALID, message),
+        None if find_condition(xr_status, SPEC_VALID).is_some() => (
+            Status::ConditionTrue,
+            "Valid",
+            "the spec and the function Input can be composed".to_string(),
+        ),
+        None => return None,
+    };
+    Some(Condition {
+        r#type: SPEC_VALID.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: Some(message),
+        target: Some(Target::CompositeAndClaim.into()),
+    })
 }
 
 /// An event when a condition turns False, or turns True again after being False.

@@ -436,6 +436,15 @@ fn cases() -> Vec<Case> {
             req: with_observed(request(xr_with_conditions("False", "False")), &healthy()),
         },
         Case {
+            name: "spec_valid_again",
+            reason: "a spec the function refused before composes again: SpecValid turns True on XR and claim",
+            req: {
+                let mut xr = xr_with_conditions("True", "True");
+                xr["status"]["conditions"][2] = json!({"type": "SpecValid", "status": "False", "reason": "InvalidSpec"});
+                with_observed(request(xr), &healthy())
+            },
+        },
+        Case {
             name: "observed_readiness_preset",
             reason: "a readiness an earlier step set is never overwritten",
             req: with_observed(earlier_step(request(claim_xr(minimal_spec()))), &healthy()),

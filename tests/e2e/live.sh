@@ -353,8 +353,9 @@ live_flavour() {
   pass "$label: the image tag change reached the Deployment"
 
   # Nothing is deleted by mistake: a claim the XRD admits but the function refuses. Crossplane
-  # reports a Fatal result on the XR only (its Synced condition and a Warning event, whatever
-  # the result's target); a claim stays Synced and shows no message.
+  # writes a Fatal result on the XR only (its Synced condition and a Warning event, whatever
+  # the result's target); the claim learns of it from the SpecValid condition the function
+  # returns with the Fatal result, which Crossplane copies to the claim.
   local uids
   uids="$(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}')"
   kubectl -n "$ns" patch "$claim" --type merge -p '{"spec":{"secretRefs":[
@@ -362,12 +363,18 @@ live_flavour() {
     {"name":"two","env":[{"secretKey":"b","envName":"SAME"}]}]}}' >/dev/null
   wait_for 240 "$label: the function's Fatal message on $xr" bash -c \
     "'$KUBECTL' -n '$ns' get '$xr' -o yaml | grep -q 'duplicate environment variable'"
+  wait_for 120 "$label: SpecValid=False on $claim" has_condition "$claim" "$ns" SpecValid False
+  kubectl -n "$ns" get "$claim" \
+    -o jsonpath='{.status.conditions[?(@.type=="SpecValid")].message}' |
+    grep -q 'duplicate environment variable' ||
+    fail "$label: $claim's SpecValid condition does not name the mistake"
   sleep $((2 * provider_poll))
   [[ $(kubectl -n "$ns" get "${objects[@]}" -o jsonpath='{.items[*].metadata.uid}') == "$uids" ]] ||
     fail "$label: objects were deleted or replaced after a Fatal result"
   kubectl -n "$ns" patch "$claim" --type json -p '[{"op":"remove","path":"/spec/secretRefs"}]' >/dev/null
   wait_for 240 "$label: $xr Synced again" has_condition "$xr" "$ns" Synced True
-  pass "$label: a spec the function refuses shows its Fatal message, and the four objects stay"
+  wait_for 120 "$label: SpecValid=True on $claim" has_condition "$claim" "$ns" SpecValid True
+  pass "$label: a spec the function refuses shows its mistakes on $claim, and the four objects stay"
 
   # The function dies mid-run and comes back. Crossplane's function client waits for the
   # connection to become ready, so a reconcile that calls a dead function fails only at
