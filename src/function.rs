@@ -72,7 +72,8 @@ pub fn run(
         .as_ref()
         .map(|o| observed::observed_resources(&o.resources))
         .unwrap_or_default();
-    let report = observed::report(&observed, xr.status, settings.output, &placement);
+    let port = spec.service.enabled.then_some(spec.port);
+    let report = observed::report(&observed, xr.status, settings.output, &placement, port);
 
     let desired = rsp.desired.get_or_insert_with(State::default);
     for (key, resource) in compose::compose(&spec, &settings, &placement) {

@@ -8,7 +8,7 @@
 use crate::{
     api::input::Output,
     api::placement::Placement,
-    compose::{DEPLOYMENT, KEYS, SCALED_OBJECT, SERVICE, SERVICE_ACCOUNT},
+    compose::{DEPLOYMENT, KEYS, POD_DISRUPTION_BUDGET, SCALED_OBJECT, SERVICE, SERVICE_ACCOUNT},
     document::tree::{ObjectParts, Tree},
     proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
 };
@@ -46,12 +46,14 @@ struct Observed {
     message: String,
 }
 
-/// Reads the observed resources and the status of the observed XR into a report.
+/// Reads the observed resources and the status of the observed XR into a report; `port` is
+/// the Service's, `None` without a Service (and then no endpoint).
 pub fn report<N: Tree>(
     observed: &BTreeMap<&str, ObjectParts<'_, N>>,
     xr_status: Option<&N>,
     output: Output,
     placement: &Placement,
+    port: Option<i32>,
 ) -> Report {
     let mut report = Report::default();
     for key in KEYS {
@@ -61,13 +63,15 @@ pub fn report<N: Tree>(
     }
     let live = |key: &str| observed.get(key).and_then(|r| live_object(r, output));
 
-    report.status.insert(
-        "endpoint".into(),
-        Value::String(format!(
-            "{}.{}.svc.cluster.local:8080",
-            placement.name, placement.namespace
-        )),
-    );
+    if let Some(port) = port {
+        report.status.insert(
+            "endpoint".into(),
+            Value::String(format!(
+                "{}.{}.svc.cluster.local:{port}",
+                placement.name, placement.namespace
+            )),
+        );
+    }
     let deployment = live(DEPLOYMENT);
     if let Some(status) = deployment.and_then(|d| d.status) {
         for field in ["replicas", "readyReplicas", "availableReplicas"] {
@@ -188,7 +192,7 @@ fn readiness<N: Tree>(key: &str, resource: &ObjectParts<'_, N>, output: Output) 
             DEPLOYMENT => deployment_ready(resource),
             SCALED_OBJECT => is_true(resource.status, "Ready"),
             // Nothing to wait for once they exist.
-            SERVICE | SERVICE_ACCOUNT => true,
+            SERVICE | SERVICE_ACCOUNT | POD_DISRUPTION_BUDGET => true,
             _ => false,
         },
     };

@@ -80,14 +80,25 @@ fn render_every_example_matches_its_golden_output() {
 }
 
 #[test]
-fn render_of_a_claim_prints_four_resources_after_the_xr() {
-    let out = run(&["render", "examples/full-claim.yaml"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        stdout.matches("\n---\n").count() + usize::from(stdout.starts_with("---\n")),
-        5
-    );
-    assert_eq!(stdout.matches("\nkind: Object\n").count(), 4);
+fn render_of_a_claim_prints_its_resources_after_the_xr() {
+    // Four resources by default; the full claim adds a PodDisruptionBudget.
+    for (claim, resources) in [
+        ("examples/minimal-claim.yaml", 4),
+        ("examples/full-claim.yaml", 5),
+    ] {
+        let out = run(&["render", claim]);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            stdout.matches("\n---\n").count() + usize::from(stdout.starts_with("---\n")),
+            resources + 1,
+            "{claim}"
+        );
+        assert_eq!(
+            stdout.matches("\nkind: Object\n").count(),
+            resources,
+            "{claim}"
+        );
+    }
 }
 
 #[test]

@@ -263,6 +263,98 @@ fn cases() -> Vec<Case> {
         "scaling": {"minReplicas": 5, "maxReplicas": 2, "lagThreshold": 2.5},
     });
 
+    // Every worker knob; numbers as doubles, as a protobuf Struct carries them.
+    let mut knobs_spec = minimal_spec();
+    let knobs = json!({
+        "command": ["./app"],
+        "args": ["worker", "--queue=jobs"],
+        "env": {"LOG_LEVEL": "info", "APP_MODE": "batch"},
+        "configMapRefs": [
+            {"name": "worker-config", "envFrom": true},
+            {"name": "feature-flags", "env": [{"configMapKey": "flags", "envName": "FEATURE_FLAGS"}]},
+        ],
+        "files": [
+            {"mountPath": "/etc/nats", "secret": "nats-creds", "items": [{"key": "user.creds", "path": "user.creds"}]},
+            {"mountPath": "/etc/app", "configMap": "app-files"},
+        ],
+        "tmpDirs": ["/tmp"],
+        "readOnlyRootFilesystem": true,
+        "port": 9000.0,
+        "probes": {
+            "liveness": {"grpc": {"service": "worker"}, "periodSeconds": 20.0},
+            "readiness": {"enabled": false},
+            "startup": {"exec": {"command": ["./app", "ready"]}, "failureThreshold": 30.0},
+        },
+        "podAnnotations": {"prometheus.io/scrape": "true"},
+        "podLabels": {"team": "payments"},
+        "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "worker@project.iam.gserviceaccount.com"}},
+        "scheduling": {
+            "nodeSelector": {"kubernetes.io/arch": "arm64"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100.0, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "ledger"}}}},
+            ]}},
+            "priorityClassName": "workers-high",
+            "spread": "host",
+        },
+        "disruptionBudget": {"minAvailable": "50%"},
+        "shutdown": {"gracePeriodSeconds": 120.0, "preStopSleepSeconds": 5.0},
+    });
+    if let (Some(spec), Value::Object(knobs)) = (knobs_spec.as_object_mut(), knobs) {
+        spec.extend(knobs);
+    }
+    let knobs_xr = json!({
+        "apiVersion": "platform.bizmatters.io/v1alpha1",
+        "kind": "EventDrivenService",
+        "metadata": {"name": "ledger", "namespace": "finance"},
+        "spec": knobs_spec,
+    });
+    let mut no_service = minimal_spec();
+    no_service["service"] = json!({"enabled": false});
+    no_service["probes"] = json!({"liveness": {"exec": {"command": ["./healthcheck"]}}, "readiness": {"enabled": false}});
+    let platform_defaults = json!({"defaults": {
+        "readOnlyRootFilesystem": true,
+        "tmpDirs": ["/tmp"],
+        "scheduling": {"spread": "zone"},
+        "shutdown": {"gracePeriodSeconds": 60.0, "preStopSleepSeconds": 5.0},
+        "disruptionBudget": {"maxUnavailable": "25%"},
+    }});
+    let mut overriding = minimal_spec();
+    overriding["readOnlyRootFilesystem"] = json!(false);
+    overriding["tmpDirs"] = json!(["/scratch"]);
+    overriding["scheduling"] = json!({"spread": "none"});
+    overriding["shutdown"] = json!({"gracePeriodSeconds": 90.0});
+    overriding["disruptionBudget"] = json!({"enabled": false});
+    let mut conflicting = minimal_spec();
+    conflicting["files"] = json!([{"mountPath": "/tmp/creds", "secret": "creds"}]);
+    conflicting["shutdown"] = json!({"preStopSleepSeconds": 40.0});
+    let mut bad_knobs = minimal_spec();
+    let bad = json!({
+        "env": {"1BAD": "x", "NATS_URL": "y", "DB_PASSWORD": "z"},
+        "secretRefs": [{"name": "db", "env": [{"secretKey": "p", "envName": "DB_PASSWORD"}]}],
+        "configMapRefs": [{"name": "neither"}, {"name": "cfg", "env": [{"configMapKey": "bad key", "envName": "OK"}]}],
+        "files": [
+            {"mountPath": "/etc/app", "secret": "s", "configMap": "c"},
+            {"mountPath": "etc/relative", "secret": "s"},
+            {"mountPath": "/etc/app/nested", "configMap": "c", "items": [{"key": "k", "path": "../escape"}]},
+        ],
+        "tmpDirs": ["/tmp", "/tmp/"],
+        "port": 70000,
+        "probes": {"liveness": {"httpGet": {}, "tcpSocket": {}}, "readiness": {"enabled": false, "periodSeconds": 5}},
+        "podLabels": {"app.kubernetes.io/name": "other", "bad key!": "v", "team": "not a value"},
+        "podAnnotations": {"/nope": "x"},
+        "scheduling": {
+            "tolerations": [{"operator": "Exists", "value": "x"}, {"operator": "Equal", "value": "y"}],
+            "affinity": {"nodeAfinity": {}},
+            "spread": "rack",
+        },
+        "disruptionBudget": {"maxUnavailable": "150%", "minAvailable": 1},
+        "shutdown": {"gracePeriodSeconds": 10, "preStopSleepSeconds": 10},
+    });
+    if let (Some(spec), Value::Object(bad)) = (bad_knobs.as_object_mut(), bad) {
+        spec.extend(bad);
+    }
+
     let mut long_name = claim_xr(minimal_spec());
     long_name["metadata"]["labels"]["crossplane.io/claim-name"] = json!("a".repeat(48));
 
@@ -434,6 +526,61 @@ fn cases() -> Vec<Case> {
             name: "observed_recovered",
             reason: "both conditions recover from False: one Normal event each",
             req: with_observed(request(xr_with_conditions("False", "False")), &healthy()),
+        },
+        Case {
+            name: "worker_knobs_namespaced_objects",
+            reason: "every worker knob on a namespaced XR through namespaced Objects, the PodDisruptionBudget among them",
+            req: request(knobs_xr.clone()),
+        },
+        Case {
+            name: "worker_knobs_direct_observed",
+            reason: "every worker knob composed directly; the observed PodDisruptionBudget is ready once it exists; the endpoint uses the port",
+            req: {
+                let observed = [(
+                    "poddisruptionbudget",
+                    json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget"}),
+                )];
+                let mut req = with_observed(request(knobs_xr.clone()), &observed);
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "worker_without_service",
+            reason: "service.enabled false: no Service, no container port, no endpoint; an exec liveness probe and no readiness probe",
+            req: request(claim_xr(no_service)),
+        },
+        Case {
+            name: "platform_defaults",
+            reason: "the Input's worker defaults reach a claim that sets none of them",
+            req: {
+                let mut req = request(claim_xr(minimal_spec()));
+                req.input = input(platform_defaults.clone());
+                req
+            },
+        },
+        Case {
+            name: "claim_overrides_platform_defaults",
+            reason: "a claim's own values win; shutdown field by field; enabled false drops the platform's disruption budget",
+            req: {
+                let mut req = request(claim_xr(overriding));
+                req.input = input(platform_defaults.clone());
+                req
+            },
+        },
+        Case {
+            name: "platform_conflicts",
+            reason: "a claim's file inside the platform's tmpDir, and a preStop sleep longer than the default grace period",
+            req: {
+                let mut req = request(claim_xr(conflicting));
+                req.input = input(json!({"defaults": {"tmpDirs": ["/tmp"]}}));
+                req
+            },
+        },
+        Case {
+            name: "bad_worker_knobs",
+            reason: "every kind of mistake in the worker knobs, all in one Fatal with its path",
+            req: request(claim_xr(bad_knobs)),
         },
         Case {
             name: "spec_valid_again",

@@ -47,6 +47,7 @@ struct Schemas {
     service: Schema,
     service_account: Schema,
     scaled_object: Schema,
+    disruption_budget: Schema,
     status: Schema,
 }
 
@@ -69,6 +70,7 @@ impl Schemas {
             service: up.kubernetes("service-v1.json"),
             service_account: up.kubernetes("serviceaccount-v1.json"),
             scaled_object: up.crd("keda/keda.sh_scaledobjects.yaml", "v1alpha1"),
+            disruption_budget: up.kubernetes("poddisruptionbudget-policy-v1.json"),
             status: up.compile("the XRD's status schema", &crd_to_json_schema(&xrd_status)),
         }
     }
@@ -82,6 +84,7 @@ impl Schemas {
             ("v1", "Service") => Some(&self.service),
             ("v1", "ServiceAccount") => Some(&self.service_account),
             ("keda.sh/v1alpha1", "ScaledObject") => Some(&self.scaled_object),
+            ("policy/v1", "PodDisruptionBudget") => Some(&self.disruption_budget),
             _ => None,
         }
     }

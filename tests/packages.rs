@@ -547,6 +547,7 @@ fn direct_rbac_grants_exactly_what_crossplane_needs() {
         ("", "services"),
         ("apps", "deployments"),
         ("keda.sh", "scaledobjects"),
+        ("policy", "poddisruptionbudgets"),
     ]
     .iter()
     .map(|(g, r)| (g.to_string(), r.to_string(), verbs.clone()))

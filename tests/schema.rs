@@ -182,15 +182,21 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
             other => other.clone(),
         }
     }
-    /// The XRD side, with the two removals applied.
+    /// The XRD side, with the two removals applied and int-or-string spelt as JSON Schema
+    /// types.
     fn without_extensions(node: &Value) -> Value {
         match node {
-            Value::Object(map) => Value::Object(
-                map.iter()
+            Value::Object(map) => {
+                let mut out: serde_json::Map<_, _> = map
+                    .iter()
                     .filter(|(k, _)| !k.starts_with("x-kubernetes-") && k.as_str() != "format")
                     .map(|(k, v)| (k.clone(), without_extensions(v)))
-                    .collect(),
-            ),
+                    .collect();
+                if map.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
+                    out.insert("type".into(), json!(["integer", "string"]));
+                }
+                Value::Object(out)
+            }
             other => other.clone(),
         }
     }

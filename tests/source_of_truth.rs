@@ -253,7 +253,7 @@ fn compiled_cel_rules() -> Vec<(String, cel::Program)> {
     cel_rules(schema::spec_schema(), "", &mut found);
     assert_eq!(
         found.len(),
-        4,
+        14,
         "a CEL rule was added or removed: probe it in xrd_cel_rules_compile_and_agree_with_the_parser"
     );
     found
@@ -275,14 +275,15 @@ fn xrd_cel_rules_compile_and_agree_with_the_parser() {
     let with = |pointer: &str, value: Value| {
         let mut spec = base.clone();
         let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let key = key.replace("~1", "/");
         let map = spec
             .pointer_mut(parent)
             .and_then(Value::as_object_mut)
             .expect("the full example has the parent");
         if value.is_null() {
-            map.remove(key);
+            map.remove(&key);
         } else {
-            map.insert(key.to_string(), value);
+            map.insert(key, value);
         }
         spec
     };
@@ -339,6 +340,71 @@ fn xrd_cel_rules_compile_and_agree_with_the_parser() {
             with("/scaling", json!({"maxReplicas": 1})),
         ),
         ("no scaling at all", with("/scaling", Value::Null)),
+        (
+            "a plain variable the platform sets",
+            with("/env/NATS_URL", json!("nats://elsewhere:4222")),
+        ),
+        (
+            "a plain variable of our own",
+            with("/env/APP_MODE", json!("batch")),
+        ),
+        (
+            "a ConfigMap mounted neither way",
+            with("/configMapRefs/1/env", json!([])),
+        ),
+        (
+            "a ConfigMap mounted whole and key by key",
+            with(
+                "/configMapRefs/0/env",
+                json!([{"configMapKey": "k", "envName": "APP_K"}]),
+            ),
+        ),
+        (
+            "a ConfigMap key under a name the platform sets",
+            with(
+                "/configMapRefs/1/env",
+                json!([{"configMapKey": "k", "envName": "NATS_STREAM_NAME"}]),
+            ),
+        ),
+        (
+            "a file from a Secret and a ConfigMap at once",
+            with("/files/0/configMap", json!("both")),
+        ),
+        ("a file from neither", with("/files/0/secret", Value::Null)),
+        (
+            "a probe with two handlers",
+            with("/probes/liveness/exec", json!({"command": ["true"]})),
+        ),
+        (
+            "a startup probe with a command",
+            with("/probes/startup", json!({"exec": {"command": ["true"]}})),
+        ),
+        (
+            "a pod label the function sets",
+            with("/podLabels/app.kubernetes.io~1name", json!("other")),
+        ),
+        (
+            "a disruption budget with both counts",
+            with("/disruptionBudget/minAvailable", json!("50%")),
+        ),
+        (
+            "a disruption budget by percentage",
+            with("/disruptionBudget", json!({"minAvailable": "50%"})),
+        ),
+        (
+            "a preStop sleep as long as the grace period",
+            with(
+                "/shutdown",
+                json!({"gracePeriodSeconds": 20, "preStopSleepSeconds": 20}),
+            ),
+        ),
+        (
+            "a preStop sleep within the grace period",
+            with(
+                "/shutdown",
+                json!({"gracePeriodSeconds": 20, "preStopSleepSeconds": 19}),
+            ),
+        ),
         (
             "a variable that only resembles one the platform sets",
             with(

@@ -4,7 +4,12 @@
 //! the structure and holds every built-in default; these types give the checked Input a shape.
 
 use crate::{
-    api::{field_error::FieldError, schema, spec::Size, structural},
+    api::{
+        field_error::FieldError,
+        pod_rules, schema,
+        spec::{DisruptionBudget, Shutdown, Size, Spread},
+        structural,
+    },
     document::{schema::Schema, tree},
 };
 use serde::{Deserialize, Deserializer};
@@ -82,6 +87,32 @@ pub struct NatsDefaults {
     pub account_id: Option<String>,
 }
 
+/// Worker settings a claim may leave to the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkerDefaults {
+    /// Read-only root filesystem.
+    pub read_only_root_filesystem: bool,
+    /// Writable empty directories.
+    #[serde(default)]
+    pub tmp_dirs: Vec<String>,
+    /// Spread of the pods.
+    pub scheduling: SchedulingDefaults,
+    /// How pods stop.
+    #[serde(default)]
+    pub shutdown: Shutdown,
+    /// A PodDisruptionBudget for every worker.
+    pub disruption_budget: Option<DisruptionBudget>,
+}
+
+/// The scheduling a claim may leave to the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingDefaults {
+    /// Spread of the pods.
+    pub spread: Spread,
+}
+
 /// Everything a platform team may set once per Composition.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -94,6 +125,8 @@ pub struct Settings {
     pub nats: NatsDefaults,
     /// What each size means.
     pub sizes: SizeTable,
+    /// What the platform sets once for every worker.
+    pub defaults: WorkerDefaults,
     /// Response TTL; `None` keeps the server's `--ttl`.
     #[serde(default, deserialize_with = "ttl")]
     pub ttl: Option<Duration>,
@@ -130,6 +163,9 @@ impl Settings {
             errors.push(error);
         }
         requests_within_limits(input, &mut errors);
+        if let Some(defaults) = input.get("defaults") {
+            errors.extend(pod_rules::defaults_problems(defaults, &errors));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -251,6 +287,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     use serde_json::json;
 
     fn input(fields: Value) -> Value {
@@ -279,6 +316,13 @@ mod tests {
             "nats": {"url": "tls://nats.prod:4222", "monitoringEndpoint": "nats-mon.prod:8222", "account": "APP", "accountID": "ACCT"},
             "sizes": {"small": {"cpuRequest": "100m", "cpuLimit": "1", "memoryRequest": "256Mi", "memoryLimit": "1Gi"}},
             "ttl": "5m",
+            "defaults": {
+                "readOnlyRootFilesystem": true,
+                "tmpDirs": ["/tmp"],
+                "scheduling": {"spread": "zone"},
+                "shutdown": {"gracePeriodSeconds": 120, "preStopSleepSeconds": 5},
+                "disruptionBudget": {"minAvailable": "50%"},
+            },
         }));
         let got = Settings::from_input(Some(&input)).unwrap();
         let defaults = Settings::default();
@@ -304,6 +348,22 @@ mod tests {
                 ..defaults.sizes
             },
             ttl: Some(Duration::from_secs(300)),
+            defaults: WorkerDefaults {
+                read_only_root_filesystem: true,
+                tmp_dirs: vec!["/tmp".into()],
+                scheduling: SchedulingDefaults {
+                    spread: Spread::Zone,
+                },
+                shutdown: Shutdown {
+                    grace_period_seconds: Some(120),
+                    pre_stop_sleep_seconds: Some(5),
+                },
+                disruption_budget: Some(DisruptionBudget {
+                    enabled: None,
+                    max_unavailable: None,
+                    min_available: Some(IntOrString::String("50%".into())),
+                }),
+            },
         };
         assert_eq!(got, want);
     }
@@ -324,7 +384,7 @@ mod tests {
             got,
             [
                 "input: must be apiVersion eventdrivenservice.fn.bizmatters.io/v1beta1, kind Input (got pt.fn.crossplane.io/v1beta1, Resources)",
-                "input.extra: unknown field; expected one of: apiVersion, kind, metadata, providerConfigRef, output, nats, sizes, ttl",
+                "input.extra: unknown field; expected one of: apiVersion, kind, metadata, providerConfigRef, output, nats, sizes, ttl, defaults",
                 "input.nats.monitoringEndpoint: must be host:port of the NATS monitoring port without a scheme, like nats-headless.nats.svc.cluster.local:8222 (got \"http://nats:8222\")",
                 "input.nats.url: must be a NATS URL with scheme nats, tls, ws or wss, like nats://nats.nats.svc:4222 (got \"http://nats:4222\")",
                 "input.output: must be one of Objects, Direct (got \"Both\")",

@@ -3,6 +3,7 @@
 pub(crate) mod field_error;
 pub mod input;
 pub(crate) mod placement;
+mod pod_rules;
 pub(crate) mod rules;
 pub mod schema;
 pub mod spec;
@@ -13,6 +14,7 @@ use crate::document::tree::{ObjectParts, Tree};
 pub use field_error::FieldError;
 use input::{Output, Settings};
 pub use placement::{Placement, Scope};
+pub use pod_rules::OWNED_LABELS;
 pub use rules::RESERVED_ENV;
 use serde_json::Value;
 use spec::Spec;
@@ -43,16 +45,18 @@ impl EventDrivenService {
         let placement = Placement::from_metadata(xr.metadata);
         let mut errors: Vec<FieldError> = match (settings, spec, placement) {
             (Ok(settings), Ok(spec), Ok(placement)) => {
-                match output_problem(&settings, &placement) {
-                    None => {
-                        return Ok(Self {
-                            spec,
-                            settings,
-                            placement,
-                        })
-                    }
-                    Some(error) => vec![error],
+                let errors: Vec<_> = output_problem(&settings, &placement)
+                    .into_iter()
+                    .chain(platform_conflicts(&spec, &settings))
+                    .collect();
+                if errors.is_empty() {
+                    return Ok(Self {
+                        spec,
+                        settings,
+                        placement,
+                    });
                 }
+                errors
             }
             (settings, spec, placement) => [settings.err(), spec.err(), placement.err()]
                 .into_iter()
@@ -75,4 +79,52 @@ fn output_problem(settings: &Settings, placement: &Placement) -> Option<FieldErr
              composes provider-kubernetes Objects, so use output: Objects",
         )
     })
+}
+
+/// Kubernetes' grace period when neither the claim nor the platform sets one.
+const DEFAULT_GRACE_PERIOD: i64 = 30;
+
+/// Mistakes that only show once the claim's fields meet the platform's defaults: the spec and
+/// the Input are each checked on their own before this.
+fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
+    let defaults = &settings.defaults;
+    let mut errors = Vec::new();
+    if spec.tmp_dirs.is_none() && !defaults.tmp_dirs.is_empty() {
+        // The platform's directories first, so the claim's file is the one named.
+        let mounts: Vec<_> = defaults
+            .tmp_dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.clone(), format!("input.defaults.tmpDirs[{i}]")))
+            .chain(
+                spec.files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.mount_path.clone(), format!("spec.files[{i}].mountPath"))),
+            )
+            .collect();
+        errors.extend(pod_rules::overlapping_mounts(&mounts));
+    }
+    let (sleep, sleep_path) = match spec.shutdown.pre_stop_sleep_seconds {
+        Some(s) => (Some(s), "spec.shutdown.preStopSleepSeconds"),
+        None => (
+            defaults.shutdown.pre_stop_sleep_seconds,
+            "input.defaults.shutdown.preStopSleepSeconds",
+        ),
+    };
+    let grace = spec
+        .shutdown
+        .grace_period_seconds
+        .or(defaults.shutdown.grace_period_seconds)
+        .unwrap_or(DEFAULT_GRACE_PERIOD);
+    if let Some(sleep) = sleep.filter(|s| *s >= grace) {
+        errors.push(FieldError::new(
+            sleep_path,
+            format!(
+                "must be shorter than the grace period ({sleep} >= {grace} seconds): the pod \
+                 would be killed while sleeping; set shutdown.gracePeriodSeconds"
+            ),
+        ));
+    }
+    errors
 }

@@ -26,7 +26,21 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
             .map(|n| (n.to_string(), "the function itself".to_string()))
             .collect(),
         whole: BTreeMap::new(),
+        whole_config_maps: BTreeMap::new(),
     };
+    // In the order the containers get them: plain values (sorted), then secrets, then
+    // ConfigMaps, so a duplicate names the field that set the variable first.
+    for (name, _) in spec.get("env").map(Tree::entries).into_iter().flatten() {
+        let path = format!("spec.env.{name}");
+        if !is_c_identifier(name) {
+            rules.errors.push(FieldError::new(
+                path,
+                "must be a C identifier (letters, digits and `_`, not starting with a digit)",
+            ));
+        } else {
+            rules.unique(Seen::Env, name, path);
+        }
+    }
     for slot in 1..=5 {
         let key = format!("secret{slot}Name");
         let path = format!("spec.{key}");
@@ -35,7 +49,14 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
         }
     }
     for (i, item) in items(spec.get("secretRefs")).iter().enumerate() {
-        rules.secret_ref(item, &format!("spec.secretRefs[{i}]"));
+        rules.env_source(item, &format!("spec.secretRefs[{i}]"), Seen::Whole);
+    }
+    for (i, item) in items(spec.get("configMapRefs")).iter().enumerate() {
+        rules.env_source(
+            item,
+            &format!("spec.configMapRefs[{i}]"),
+            Seen::WholeConfigMap,
+        );
     }
     let mut pulls = BTreeMap::new();
     for (i, item) in items(spec.get("imagePullSecrets")).iter().enumerate() {
@@ -71,12 +92,15 @@ struct Rules<'a> {
     env: BTreeMap<String, String>,
     /// Secrets mounted whole, which may be mounted only once.
     whole: BTreeMap<String, String>,
+    /// ConfigMaps mounted whole, likewise.
+    whole_config_maps: BTreeMap<String, String>,
 }
 
 /// Which names a value must be unique among.
 enum Seen<'a> {
     Env,
     Whole,
+    WholeConfigMap,
     Other(&'a str, &'a mut BTreeMap<String, String>),
 }
 
@@ -87,7 +111,8 @@ impl Rules<'_> {
         (!self.wrong.iter().any(|e| e.path == path)).then_some(text)
     }
 
-    fn secret_ref<N: Tree>(&mut self, item: &N, path: &str) {
+    /// A Secret or ConfigMap mounted whole or key by key; `whole` is where whole ones count.
+    fn env_source<N: Tree>(&mut self, item: &N, path: &str, whole: Seen<'_>) {
         let env_from = item
             .get("envFrom")
             .is_some_and(|v| matches!(v.node(), Node::Bool(true)));
@@ -104,7 +129,7 @@ impl Rules<'_> {
             (true, false) => {
                 let name_path = format!("{path}.name");
                 if let Some(name) = self.text(item.get("name"), &name_path) {
-                    self.unique(Seen::Whole, name, name_path);
+                    self.unique(whole, name, name_path);
                 }
             }
             (false, true) => {}
@@ -122,6 +147,10 @@ impl Rules<'_> {
         let (what, seen) = match among {
             Seen::Env => ("environment variable", &mut self.env),
             Seen::Whole => ("secret mounted with envFrom", &mut self.whole),
+            Seen::WholeConfigMap => (
+                "ConfigMap mounted with envFrom",
+                &mut self.whole_config_maps,
+            ),
             Seen::Other(what, seen) => (what, seen),
         };
         if let Some(first) = seen.get(value) {
@@ -153,6 +182,15 @@ impl Rules<'_> {
             }
         }
     }
+}
+
+/// Whether a name is a C identifier, as environment variable names must be.
+fn is_c_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The items of a list field; none when it is absent or no list.

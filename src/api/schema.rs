@@ -4,7 +4,8 @@
 //!
 //! The JSON Schema is the XRD's `spec` schema with these changes, and no others:
 //! - Kubernetes extensions (`x-kubernetes-*`: CEL rules, list types) are dropped; JSON Schema has
-//!   no way to state them, and the function reports the same mistakes.
+//!   no way to state them, and the function reports the same mistakes. An int-or-string field
+//!   becomes `type: [integer, string]`.
 //! - `format` is dropped: `int32`/`int64` are OpenAPI formats JSON Schema does not define, and
 //!   the bounds they imply are spelled out as `maximum`.
 //! - Every object with `properties` gets `additionalProperties: false`: the API server prunes an
@@ -200,13 +201,16 @@ fn to_json_schema(node: &Value) -> Value {
                         ),
                         other => other.clone(),
                     },
-                    "items" => to_json_schema(value),
+                    "items" | "additionalProperties" => to_json_schema(value),
                     _ => value.clone(),
                 };
                 out.insert(key.clone(), value);
             }
             if map.contains_key("properties") && !map.contains_key("additionalProperties") {
                 out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+                out.insert("type".into(), serde_json::json!(["integer", "string"]));
             }
             Value::Object(out)
         }

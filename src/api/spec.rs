@@ -7,14 +7,15 @@
 //! and are resolved against the Input when composing.
 
 use crate::{
-    api::{field_error::FieldError, rules, schema, structural},
+    api::{field_error::FieldError, pod_rules, rules, schema, structural},
     document::{
         schema::Schema,
         tree::{self, Tree},
     },
 };
+use k8s_openapi::{api::core::v1::Toleration, apimachinery::pkg::util::intstr::IntOrString};
 use serde::Deserialize;
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 /// The XRD's spec schema, compiled once.
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
@@ -51,8 +52,242 @@ pub struct Spec {
     pub image_pull_secrets: Vec<NameRef>,
     /// Optional init container running the same image with the same environment.
     pub init_container: Option<InitContainer>,
+    /// Entrypoint of the worker container.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Arguments of the worker container.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Plain environment variables, by name.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// ConfigMaps, whole or key by key.
+    #[serde(default)]
+    pub config_map_refs: Vec<ConfigMapRef>,
+    /// Secrets or ConfigMaps mounted read-only as files.
+    #[serde(default)]
+    pub files: Vec<File>,
+    /// Writable empty directories; `None` leaves the platform's default.
+    pub tmp_dirs: Option<Vec<String>>,
+    /// Read-only root filesystem; `None` leaves the platform's default.
+    pub read_only_root_filesystem: Option<bool>,
+    /// The worker's HTTP port.
+    pub port: i32,
+    /// The Service.
+    pub service: ServiceSpec,
+    /// The worker container's probes.
+    #[serde(default)]
+    pub probes: Probes,
+    /// Annotations of the pods.
+    #[serde(default)]
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Extra labels of the pods.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
+    /// The ServiceAccount's settings.
+    #[serde(default)]
+    pub service_account: ServiceAccountSpec,
+    /// Where the pods may run.
+    #[serde(default)]
+    pub scheduling: Scheduling,
+    /// The PodDisruptionBudget; `None` leaves the platform's default.
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// How pods stop; fields left `None` take the platform's default.
+    #[serde(default)]
+    pub shutdown: Shutdown,
     /// Autoscaling on consumer lag.
     pub scaling: Scaling,
+}
+
+/// A ConfigMap mounted whole (`envFrom: true`) or key by key (`env`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigMapRef {
+    /// ConfigMap name in the workload's namespace.
+    pub name: String,
+    /// Mount every key as an environment variable.
+    pub env_from: Option<bool>,
+    /// Mount chosen keys under chosen variable names.
+    #[serde(default)]
+    pub env: Vec<ConfigMapKey>,
+}
+
+/// One ConfigMap key exposed as one environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigMapKey {
+    /// Key inside the ConfigMap.
+    pub config_map_key: String,
+    /// Environment variable name in the containers.
+    pub env_name: String,
+}
+
+/// A Secret or ConfigMap mounted read-only as a directory of files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct File {
+    /// Absolute directory of the files.
+    pub mount_path: String,
+    /// The Secret to mount.
+    pub secret: Option<String>,
+    /// The ConfigMap to mount.
+    pub config_map: Option<String>,
+    /// Only these keys, at these paths.
+    #[serde(default)]
+    pub items: Vec<KeyPath>,
+}
+
+/// One key of a mounted Secret or ConfigMap at a relative path.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPath {
+    /// Key inside the object.
+    pub key: String,
+    /// Relative file path.
+    pub path: String,
+}
+
+/// Whether a Service is composed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// `false`: no Service, no container port, no endpoint.
+    pub enabled: bool,
+}
+
+/// The three probes of the worker container; `None` keeps each one's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probes {
+    /// Liveness; default HTTP GET `/health`.
+    pub liveness: Option<ProbeSpec>,
+    /// Readiness; default HTTP GET `/ready`.
+    pub readiness: Option<ProbeSpec>,
+    /// Startup; none by default.
+    pub startup: Option<ProbeSpec>,
+}
+
+/// One probe as a claim states it: a handler and Kubernetes' timing fields, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// `false`: no such probe.
+    pub enabled: Option<bool>,
+    /// HTTP GET.
+    pub http_get: Option<HttpGet>,
+    /// TCP connection.
+    pub tcp_socket: Option<PortOnly>,
+    /// A command.
+    pub exec: Option<Exec>,
+    /// gRPC health check.
+    pub grpc: Option<Grpc>,
+    /// `initialDelaySeconds`.
+    pub initial_delay_seconds: Option<i32>,
+    /// `periodSeconds`.
+    pub period_seconds: Option<i32>,
+    /// `timeoutSeconds`.
+    pub timeout_seconds: Option<i32>,
+    /// `successThreshold`.
+    pub success_threshold: Option<i32>,
+    /// `failureThreshold`.
+    pub failure_threshold: Option<i32>,
+}
+
+/// An HTTP GET probe.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGet {
+    /// Path; the default probe's when unset.
+    pub path: Option<String>,
+    /// Port; the worker's `port` when unset.
+    pub port: Option<i32>,
+}
+
+/// A probe that needs only a port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortOnly {
+    /// Port; the worker's `port` when unset.
+    pub port: Option<i32>,
+}
+
+/// A command probe.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exec {
+    /// The command.
+    pub command: Vec<String>,
+}
+
+/// A gRPC health check probe.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grpc {
+    /// Port; the worker's `port` when unset.
+    pub port: Option<i32>,
+    /// Service name in the request.
+    pub service: Option<String>,
+}
+
+/// The ServiceAccount's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountSpec {
+    /// Annotations, e.g. for workload identity.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Where the pods may run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scheduling {
+    /// Node labels a node must carry.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Tolerated taints.
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// Kubernetes Affinity, as given (checked against Kubernetes' type by the rules).
+    pub affinity: Option<serde_json::Value>,
+    /// PriorityClass.
+    pub priority_class_name: Option<String>,
+    /// Spread; `None` leaves the platform's default.
+    pub spread: Option<Spread>,
+}
+
+/// How the pods spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Spread {
+    /// Across zones.
+    Zone,
+    /// Across nodes.
+    Host,
+    /// Not at all.
+    None,
+}
+
+/// A PodDisruptionBudget as a claim or the Input states it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisruptionBudget {
+    /// `false`: none.
+    pub enabled: Option<bool>,
+    /// Most pods down at once.
+    pub max_unavailable: Option<IntOrString>,
+    /// Fewest pods kept up.
+    pub min_available: Option<IntOrString>,
+}
+
+/// How pods stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Shutdown {
+    /// The pod's terminationGracePeriodSeconds.
+    pub grace_period_seconds: Option<i64>,
+    /// The container's preStop sleep.
+    pub pre_stop_sleep_seconds: Option<i64>,
 }
 
 /// Resource presets; the table behind them may be overridden in the function Input.
@@ -158,6 +393,7 @@ impl Spec {
         }
         let mut errors = structural::check(&SCHEMA, spec, "spec", schema::CROSSPLANE_SPEC_FIELDS);
         errors.extend(rules::check(spec, &errors));
+        errors.extend(pod_rules::check(spec, &errors));
         if !errors.is_empty() {
             return Err(errors);
         }

@@ -50,7 +50,10 @@ impl Walk<'_> {
             (Type::Object, Node::Object) => return self.object(value, schema, path),
             (Type::Array, Node::List(items)) => return self.list(items, schema, path),
             (Type::String, Node::String(s)) => return self.string(s, schema, path),
-            (Type::Integer, Node::Number(n)) => return self.integer(n.as_f64(), schema, path),
+            (Type::Integer | Type::IntOrString, Node::Number(n)) => {
+                return self.integer(n.as_f64(), schema, path)
+            }
+            (Type::IntOrString, Node::String(s)) => return self.string(s, schema, path),
             (Type::Number, Node::Number(_)) | (Type::Boolean, Node::Bool(_)) | (Type::Any, _) => {
                 return
             }
@@ -58,6 +61,7 @@ impl Walk<'_> {
             (Type::Array, _) => "a list",
             (Type::String, _) => "a string",
             (Type::Integer, _) => "a whole number",
+            (Type::IntOrString, _) => "a whole number or a string",
             (Type::Boolean, _) => "true or false",
             (Type::Number, _) => "a number",
         };
@@ -65,6 +69,18 @@ impl Walk<'_> {
     }
 
     fn object<N: Tree>(&mut self, value: &N, schema: &Schema, path: &Path<'_>) {
+        let count = value.entries().count();
+        if let Some(max) = schema.max_properties.filter(|max| count > *max) {
+            self.push(
+                path,
+                format!("must have at most {max} entries (got {count})"),
+            );
+        }
+        if let Some(values) = &schema.values {
+            for (key, field) in value.entries() {
+                self.node(field, values, &Path::Field(path, key));
+            }
+        }
         // An object without properties says nothing of its fields (`metadata` of the Input).
         let Some(properties) = &schema.properties else {
             return;

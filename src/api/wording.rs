@@ -29,6 +29,10 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
             "secret5Name",
             "secretRefs[].name",
             "imagePullSecrets[].name",
+            "configMapRefs[].name",
+            "files[].secret",
+            "files[].configMap",
+            "scheduling.priorityClassName",
         ],
     ),
     (
@@ -49,8 +53,30 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         &["secretRefs[].env[].secretKey"],
     ),
     (
+        "a key (letters, digits, `-`, `_`, `.`)",
+        &["configMapRefs[].env[].configMapKey", "files[].items[].key"],
+    ),
+    (
         "a C identifier (letters, digits and `_`, not starting with a digit)",
-        &["secretRefs[].env[].envName"],
+        &[
+            "secretRefs[].env[].envName",
+            "configMapRefs[].env[].envName",
+        ],
+    ),
+    (
+        "an absolute path, starting with `/`",
+        &[
+            "files[].mountPath",
+            "tmpDirs[]",
+            "probes.liveness.httpGet.path",
+            "probes.readiness.httpGet.path",
+            "probes.startup.httpGet.path",
+            "defaults.tmpDirs[]",
+        ],
+    ),
+    (
+        "a relative path, not starting with `/`",
+        &["files[].items[].path"],
     ),
     ("a duration like 60s, 5m or 1h", &["ttl"]),
     (

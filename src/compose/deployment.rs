@@ -4,7 +4,7 @@
 //! It sets no `replicas`: KEDA's HPA owns the count, and a fixed value would be reapplied on
 //! every sync and undo its scaling.
 
-use super::{Labels, HTTP_PORT, HTTP_PORT_NAME};
+use super::{pod, probes, Labels, HTTP_PORT_NAME};
 use crate::{
     api::input::{Resources, Settings},
     api::placement::Placement,
@@ -14,16 +14,15 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
-            Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource,
-            HTTPGetAction, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec,
-            Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecretKeySelector,
-            SecurityContext,
+            Capabilities, ConfigMapEnvSource, ConfigMapKeySelector, Container, ContainerPort,
+            EnvFromSource, EnvVar, EnvVarSource, LocalObjectReference, PodSecurityContext, PodSpec,
+            PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretEnvSource,
+            SecretKeySelector, SecurityContext,
         },
     },
     apimachinery::pkg::{
         api::resource::Quantity,
         apis::meta::v1::{LabelSelector, ObjectMeta},
-        util::intstr::IntOrString,
     },
 };
 use std::collections::BTreeMap;
@@ -41,20 +40,31 @@ pub fn build(
     let env = env(spec, settings);
     let env_from = env_from(spec);
     let resources = resources(settings.sizes.get(spec.size));
+    let read_only = spec
+        .read_only_root_filesystem
+        .unwrap_or(settings.defaults.read_only_root_filesystem);
+    let (volumes, mounts) = pod::volumes(spec, settings);
     let main = Container {
         name: "main".into(),
         image: Some(spec.image.clone()),
-        ports: Some(vec![ContainerPort {
-            name: Some(HTTP_PORT_NAME.into()),
-            container_port: HTTP_PORT,
-            ..Default::default()
-        }]),
+        command: non_empty(&spec.command),
+        args: non_empty(&spec.args),
+        ports: spec.service.enabled.then(|| {
+            vec![ContainerPort {
+                name: Some(HTTP_PORT_NAME.into()),
+                container_port: spec.port,
+                ..Default::default()
+            }]
+        }),
         env: Some(env.clone()),
         env_from: env_from.clone(),
         resources: Some(resources.clone()),
-        security_context: Some(container_security()),
-        liveness_probe: Some(probe("/health", 10, 10, 5, 3)),
-        readiness_probe: Some(probe("/ready", 5, 5, 3, 2)),
+        security_context: Some(container_security(read_only)),
+        liveness_probe: probes::liveness(spec),
+        readiness_probe: probes::readiness(spec),
+        startup_probe: probes::startup(spec),
+        lifecycle: pod::lifecycle(spec, settings),
+        volume_mounts: mounts.clone(),
         ..Default::default()
     };
     // Migrations run with the same image, environment and secrets as the worker.
@@ -66,7 +76,8 @@ pub fn build(
         env: Some(env),
         env_from,
         resources: Some(resources),
-        security_context: Some(container_security()),
+        security_context: Some(container_security(read_only)),
+        volume_mounts: mounts,
         ..Default::default()
     });
     let pull_secrets: Vec<_> = spec
@@ -86,7 +97,8 @@ pub fn build(
             },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels.all()),
+                    labels: Some(pod::labels(spec, labels)),
+                    annotations: pod::non_empty_map(&spec.pod_annotations),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
@@ -95,7 +107,9 @@ pub fn build(
                     image_pull_secrets: (!pull_secrets.is_empty()).then_some(pull_secrets),
                     init_containers: init.map(|c| vec![c]),
                     containers: vec![main],
-                    ..Default::default()
+                    volumes,
+                    termination_grace_period_seconds: pod::grace_period(spec, settings),
+                    ..pod::scheduling(spec, settings, labels)
                 }),
             },
             ..Default::default()
@@ -108,7 +122,8 @@ fn non_empty(list: &[String]) -> Option<Vec<String>> {
     (!list.is_empty()).then(|| list.to_vec())
 }
 
-/// NATS settings first, then every key mapped from a secret, in claim order.
+/// NATS settings first, then plain values sorted by name, then every key mapped from a
+/// Secret and from a ConfigMap, in claim order.
 fn env(spec: &Spec, settings: &Settings) -> Vec<EnvVar> {
     let nats = &spec.nats;
     let url = nats
@@ -121,10 +136,26 @@ fn env(spec: &Spec, settings: &Settings) -> Vec<EnvVar> {
         ("NATS_CONSUMER_GROUP", nats.consumer.clone()),
     ]
     .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .chain(spec.env.iter().map(|(n, v)| (n.clone(), v.clone())))
     .map(|(name, value)| EnvVar {
-        name: name.into(),
+        name,
         value: Some(value),
         ..Default::default()
+    });
+    let from_config_maps = spec.config_map_refs.iter().flat_map(|map| {
+        map.env.iter().map(|key| EnvVar {
+            name: key.env_name.clone(),
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: map.name.clone(),
+                    key: key.config_map_key.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
     });
     let mapped = spec.secret_refs.iter().flat_map(|secret| {
         secret.env.iter().map(|key| EnvVar {
@@ -140,21 +171,31 @@ fn env(spec: &Spec, settings: &Settings) -> Vec<EnvVar> {
             ..Default::default()
         })
     });
-    plain.chain(mapped).collect()
+    plain.chain(mapped).chain(from_config_maps).collect()
 }
 
-/// Secrets mounted whole: the five slots in order, then `secretRefs` with `envFrom: true`.
+/// Secrets mounted whole (the five slots in order, then `secretRefs` with `envFrom: true`),
+/// then ConfigMaps mounted whole.
 fn env_from(spec: &Spec) -> Option<Vec<EnvFromSource>> {
-    let sources: Vec<_> = spec
-        .env_from_secrets()
-        .map(|name| EnvFromSource {
-            secret_ref: Some(SecretEnvSource {
-                name: name.to_string(),
+    let secrets = spec.env_from_secrets().map(|name| EnvFromSource {
+        secret_ref: Some(SecretEnvSource {
+            name: name.to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let config_maps = spec
+        .config_map_refs
+        .iter()
+        .filter(|r| r.env_from == Some(true))
+        .map(|r| EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: r.name.clone(),
                 ..Default::default()
             }),
             ..Default::default()
-        })
-        .collect();
+        });
+    let sources: Vec<_> = secrets.chain(config_maps).collect();
     (!sources.is_empty()).then_some(sources)
 }
 
@@ -190,9 +231,11 @@ fn pod_security() -> PodSecurityContext {
     }
 }
 
-/// What the Restricted Pod Security Standard asks of each container.
-fn container_security() -> SecurityContext {
+/// What the Restricted Pod Security Standard asks of each container, and a read-only root
+/// filesystem when asked for.
+fn container_security(read_only: bool) -> SecurityContext {
     SecurityContext {
+        read_only_root_filesystem: read_only.then_some(true),
         run_as_non_root: Some(true),
         run_as_user: Some(RUN_AS),
         allow_privilege_escalation: Some(false),
@@ -201,21 +244,6 @@ fn container_security() -> SecurityContext {
             ..Default::default()
         }),
         seccomp_profile: Some(runtime_default()),
-        ..Default::default()
-    }
-}
-
-fn probe(path: &str, initial_delay: i32, period: i32, timeout: i32, failures: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::Int(HTTP_PORT),
-            ..Default::default()
-        }),
-        initial_delay_seconds: Some(initial_delay),
-        period_seconds: Some(period),
-        timeout_seconds: Some(timeout),
-        failure_threshold: Some(failures),
         ..Default::default()
     }
 }

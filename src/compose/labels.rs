@@ -59,6 +59,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pod_labels_may_not_set_any_label_of_ours() {
+        let ours = Labels::new("worker", Some("v1")).all();
+        let owned = crate::api::OWNED_LABELS;
+        assert!(ours.keys().all(|k| owned.contains(&k.as_str())), "{ours:?}");
+        assert_eq!(ours.len(), owned.len());
+    }
+
+    #[test]
     fn versions_are_always_valid_label_values() {
         let long = format!("v{}", "1".repeat(80));
         let cases = [

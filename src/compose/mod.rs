@@ -1,11 +1,16 @@
-//! The four composed resources of an EventDrivenService, one module per kind.
+//! The composed resources of an EventDrivenService, one module per kind: always the
+//! ServiceAccount, Deployment and ScaledObject; the Service unless turned off; the
+//! PodDisruptionBudget when asked for.
 //!
 //! The resource keys are a public contract: Crossplane names composed resources by them, so
 //! renaming one deletes and recreates that resource in every cluster.
 
 mod deployment;
+mod disruption_budget;
 mod labels;
 mod object;
+mod pod;
+mod probes;
 mod scaled_object;
 mod service;
 mod service_account;
@@ -30,15 +35,21 @@ pub const DEPLOYMENT: &str = "deployment";
 pub const SERVICE: &str = "service";
 /// Key of the KEDA ScaledObject.
 pub const SCALED_OBJECT: &str = "scaledobject";
+/// Key of the PodDisruptionBudget.
+pub const POD_DISRUPTION_BUDGET: &str = "poddisruptionbudget";
 /// Every key this function owns, in the order they are composed.
-pub const KEYS: [&str; 4] = [SERVICE_ACCOUNT, DEPLOYMENT, SERVICE, SCALED_OBJECT];
+pub const KEYS: [&str; 5] = [
+    SERVICE_ACCOUNT,
+    DEPLOYMENT,
+    SERVICE,
+    SCALED_OBJECT,
+    POD_DISRUPTION_BUDGET,
+];
 
-/// The port every worker serves `/health` and `/ready` on, and the Service exposes.
-pub const HTTP_PORT: i32 = 8080;
-/// Name of that port.
+/// Name of the worker's HTTP port (`spec.port`), which the Service targets.
 pub const HTTP_PORT_NAME: &str = "http";
 
-/// Composes the four desired resources, keyed by their composition resource name.
+/// Composes the desired resources, keyed by their composition resource name.
 ///
 /// Each typed resource is serialised once, straight into the `Struct` the response carries.
 pub fn compose(
@@ -47,17 +58,18 @@ pub fn compose(
     placement: &Placement,
 ) -> Vec<(&'static str, Struct)> {
     let labels = Labels::new(&placement.name, spec.image_tag());
-    vec![
-        (
+    let at = |key: &'static str, resource: Struct| (key, resource);
+    let mut composed = vec![
+        at(
             SERVICE_ACCOUNT,
             emit(
                 SERVICE_ACCOUNT,
-                &service_account::build(placement, &labels),
+                &service_account::build(spec, placement, &labels),
                 settings,
                 placement,
             ),
         ),
-        (
+        at(
             DEPLOYMENT,
             emit(
                 DEPLOYMENT,
@@ -66,25 +78,24 @@ pub fn compose(
                 placement,
             ),
         ),
-        (
-            SERVICE,
-            emit(
-                SERVICE,
-                &service::build(placement, &labels),
-                settings,
-                placement,
-            ),
-        ),
-        (
-            SCALED_OBJECT,
-            emit(
-                SCALED_OBJECT,
-                &scaled_object::build(spec, settings, placement, &labels),
-                settings,
-                placement,
-            ),
-        ),
-    ]
+    ];
+    if spec.service.enabled {
+        let service = service::build(spec, placement, &labels);
+        composed.push(at(SERVICE, emit(SERVICE, &service, settings, placement)));
+    }
+    let scaler = scaled_object::build(spec, settings, placement, &labels);
+    composed.push(at(
+        SCALED_OBJECT,
+        emit(SCALED_OBJECT, &scaler, settings, placement),
+    ));
+    if let Some(budget) = disruption_budget::wanted(spec, settings) {
+        let budget = disruption_budget::build(budget, placement, &labels);
+        composed.push(at(
+            POD_DISRUPTION_BUDGET,
+            emit(POD_DISRUPTION_BUDGET, &budget, settings, placement),
+        ));
+    }
+    composed
 }
 
 /// The resource composed under `key` as the output flavour wants it: itself, or wrapped in

@@ -27,6 +27,8 @@ pub enum Type {
     Array,
     /// `string`.
     String,
+    /// `x-kubernetes-int-or-string`: a whole number or a string.
+    IntOrString,
     /// `integer`, within the range of its format (`int32`, or else `int64`) unless bounded.
     Integer,
     /// `number`.
@@ -44,6 +46,10 @@ pub struct Schema {
     pub kind: Type,
     /// `properties`, in the schema's order; `None` when the node declares none (any field).
     pub properties: Option<Vec<(String, Schema)>>,
+    /// `additionalProperties`: the schema of every value of a map.
+    pub values: Option<Box<Schema>>,
+    /// `maxProperties`.
+    pub max_properties: Option<usize>,
     /// `required`.
     pub required: Vec<String>,
     /// `items`.
@@ -82,6 +88,11 @@ impl Schema {
             .iter()
             .find_map(|(name, schema)| (name == key).then_some(schema))
     }
+
+    /// The schema of the field `key`: its property, or a map's value schema.
+    pub fn field(&self, key: &str) -> Option<&Schema> {
+        self.property(key).or(self.values.as_deref())
+    }
 }
 
 fn compile(node: &Value, at: &str) -> Result<Schema, String> {
@@ -100,6 +111,8 @@ fn compile(node: &Value, at: &str) -> Result<Schema, String> {
     let mut schema = Schema {
         kind: Type::Any,
         properties: None,
+        values: None,
+        max_properties: count("maxProperties")?,
         required: Vec::new(),
         items: None,
         members: None,
@@ -128,6 +141,14 @@ fn compile(node: &Value, at: &str) -> Result<Schema, String> {
                         .collect::<Result<_, String>>()?,
                 );
             }
+            "additionalProperties" => {
+                schema.values = Some(Box::new(compile(value, &format!("{at}{{}}"))?))
+            }
+            "x-kubernetes-int-or-string" if value == &Value::Bool(true) => {
+                schema.kind = Type::IntOrString
+            }
+            // Fields are left as given: the node declares no properties (any field).
+            "x-kubernetes-preserve-unknown-fields" if value == &Value::Bool(true) => {}
             "items" => schema.items = Some(Box::new(compile(value, &format!("{at}[]"))?)),
             "required" => {
                 schema.required = value
@@ -150,8 +171,8 @@ fn compile(node: &Value, at: &str) -> Result<Schema, String> {
                 Some("int64") => {}
                 _ => return Err(format!("{at}: the format {value} is not checked")),
             },
-            "minLength" | "maxLength" | "minItems" | "maxItems" | "minimum" | "maximum"
-            | "default" => {}
+            "minLength" | "maxLength" | "minItems" | "maxItems" | "maxProperties" | "minimum"
+            | "maximum" | "default" => {}
             _ if IGNORED.contains(&key.as_str()) => {}
             _ => return Err(format!("{at}: the keyword {key} is not checked")),
         }

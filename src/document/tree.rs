@@ -418,7 +418,7 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             .entries
             .find(|(key, value)| !value.is_null() && !skip.contains(key))
         {
-            let schema = self.schema.and_then(|s| s.property(key));
+            let schema = self.schema.and_then(|s| s.field(key));
             self.value = Some(Pending::Set(value, schema));
             key
         } else {

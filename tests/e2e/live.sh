@@ -417,7 +417,13 @@ extra_claim() {
   ns="$(kubectl create --dry-run=client -o jsonpath='{.metadata.namespace}' -f "$file")"
   ns=${ns:-default}
   local claim="eventdrivenservice/$name"
-  local objects=("deployment/$name" "service/$name" "serviceaccount/$name" "scaledobject/$name-scaler")
+  local objects=("deployment/$name" "serviceaccount/$name" "scaledobject/$name-scaler")
+  # A Service unless turned off, a PodDisruptionBudget when asked for (no platform default here).
+  local doc
+  doc="$(kubectl create --dry-run=client -o json -f "$file")"
+  jq -e '.spec.service.enabled != false' <<<"$doc" >/dev/null && objects+=("service/$name")
+  jq -e '.spec.disruptionBudget != null and .spec.disruptionBudget.enabled != false' <<<"$doc" >/dev/null &&
+    objects+=("poddisruptionbudget/$name")
   kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
   if ! kubectl -n "$ns" apply --server-side --field-manager developer -f "$file" >>"$logs/extra-claims.log" 2>&1; then
     say "extra claim $file: refused by the API server (see $logs/extra-claims.log)"
@@ -435,8 +441,8 @@ extra_claim() {
   [[ -z $(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.name}') ]] ||
     xr="$(xr_of "$ns" "$claim")"
   if [[ $composed == no || $ready == no ]]; then
-    # The function's Fatal message is on the claim's XR only: Crossplane reports a Fatal
-    # result as the XR's Synced condition and a Warning event on the XR, not on the claim.
+    # The function's whole Fatal message is on the claim's XR (its Synced condition); the
+    # claim carries it as SpecValid=False.
     if [[ -n $xr ]]; then
       say "  $xr: $(kubectl -n "$ns" get "$xr" -o jsonpath='{range .status.conditions[?(@.status!="True")]}{.type}: {.message}{"\n"}{end}')"
     fi

@@ -1,0 +1,156 @@
+//! The pod-level parts of the Deployment a claim or the platform may set: volumes for files
+//! and writable directories, pod labels, scheduling, and how pods stop.
+
+use super::Labels;
+use crate::api::{
+    input::Settings,
+    spec::{Spec, Spread},
+};
+use k8s_openapi::{
+    api::core::v1::{
+        ConfigMapVolumeSource, EmptyDirVolumeSource, KeyToPath, Lifecycle, LifecycleHandler,
+        PodSpec, SecretVolumeSource, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+    },
+    apimachinery::pkg::apis::meta::v1::LabelSelector,
+};
+use std::collections::BTreeMap;
+
+/// The volumes of `files` (read-only) and `tmpDirs` (empty, writable), and their mounts, which
+/// the worker and the init container share; `None` for each when there are none.
+pub fn volumes(
+    spec: &Spec,
+    settings: &Settings,
+) -> (Option<Vec<Volume>>, Option<Vec<VolumeMount>>) {
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, file) in spec.files.iter().enumerate() {
+        let name = format!("files-{i}");
+        let items = (!file.items.is_empty()).then(|| {
+            file.items
+                .iter()
+                .map(|item| KeyToPath {
+                    key: item.key.clone(),
+                    path: item.path.clone(),
+                    ..KeyToPath::default()
+                })
+                .collect::<Vec<_>>()
+        });
+        volumes.push(Volume {
+            name: name.clone(),
+            secret: file.secret.as_ref().map(|secret| SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                items: items.clone(),
+                ..SecretVolumeSource::default()
+            }),
+            config_map: file.config_map.as_ref().map(|map| ConfigMapVolumeSource {
+                name: map.clone(),
+                items,
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name,
+            mount_path: file.mount_path.clone(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    for (i, dir) in tmp_dirs(spec, settings).iter().enumerate() {
+        let name = format!("tmp-{i}");
+        volumes.push(Volume {
+            name: name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name,
+            mount_path: dir.clone(),
+            ..VolumeMount::default()
+        });
+    }
+    if volumes.is_empty() {
+        (None, None)
+    } else {
+        (Some(volumes), Some(mounts))
+    }
+}
+
+/// The claim's writable directories, or the platform's when the claim sets none.
+pub fn tmp_dirs<'a>(spec: &'a Spec, settings: &'a Settings) -> &'a [String] {
+    spec.tmp_dirs
+        .as_deref()
+        .unwrap_or(&settings.defaults.tmp_dirs)
+}
+
+/// Our labels, then the claim's extra pod labels (which may not replace ours).
+pub fn labels(spec: &Spec, labels: &Labels) -> BTreeMap<String, String> {
+    let mut all = spec.pod_labels.clone();
+    all.extend(labels.all());
+    all
+}
+
+/// A map, or `None` when it is empty, so an unused field is left out.
+pub fn non_empty_map(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then(|| map.clone())
+}
+
+/// The pod's terminationGracePeriodSeconds: the claim's, or the platform's.
+pub fn grace_period(spec: &Spec, settings: &Settings) -> Option<i64> {
+    spec.shutdown
+        .grace_period_seconds
+        .or(settings.defaults.shutdown.grace_period_seconds)
+}
+
+/// A preStop sleep, so the pod leaves endpoints and in-flight work settles before SIGTERM.
+pub fn lifecycle(spec: &Spec, settings: &Settings) -> Option<Lifecycle> {
+    let seconds = spec
+        .shutdown
+        .pre_stop_sleep_seconds
+        .or(settings.defaults.shutdown.pre_stop_sleep_seconds)?;
+    Some(Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction { seconds }),
+            ..LifecycleHandler::default()
+        }),
+        ..Lifecycle::default()
+    })
+}
+
+/// Node selection, tolerations, affinity, priority and spread; the rest of the pod spec is
+/// left to the caller.
+pub fn scheduling(spec: &Spec, settings: &Settings, labels: &Labels) -> PodSpec {
+    let scheduling = &spec.scheduling;
+    let spread = scheduling
+        .spread
+        .unwrap_or(settings.defaults.scheduling.spread);
+    let topology_key = match spread {
+        Spread::Zone => Some("topology.kubernetes.io/zone"),
+        Spread::Host => Some("kubernetes.io/hostname"),
+        Spread::None => None,
+    };
+    PodSpec {
+        node_selector: non_empty_map(&scheduling.node_selector),
+        tolerations: (!scheduling.tolerations.is_empty()).then(|| scheduling.tolerations.clone()),
+        // The rules proved it reads as an Affinity.
+        affinity: scheduling
+            .affinity
+            .clone()
+            .and_then(|a| serde_json::from_value(a).ok()),
+        priority_class_name: scheduling.priority_class_name.clone(),
+        // As even as the scheduler can make it, never blocking a pod from starting.
+        topology_spread_constraints: topology_key.map(|key| {
+            vec![TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: key.into(),
+                when_unsatisfiable: "ScheduleAnyway".into(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(labels.selector()),
+                    ..LabelSelector::default()
+                }),
+                ..TopologySpreadConstraint::default()
+            }]
+        }),
+        ..PodSpec::default()
+    }
+}
