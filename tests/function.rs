@@ -578,6 +578,21 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "bad_platform_defaults",
+            reason: "mistakes in the Input's worker defaults are named under input.defaults",
+            req: {
+                let mut req = request(claim_xr(minimal_spec()));
+                req.input = input(json!({"defaults": {
+                    "tmpDirs": ["/tmp", "/tmp/cache", "relative"],
+                    "scheduling": {"spread": "everywhere"},
+                    "shutdown": {"gracePeriodSeconds": 5.0, "preStopSleepSeconds": 10.0},
+                    "disruptionBudget": {"maxUnavailable": 1.0, "minAvailable": "x%"},
+                    "colour": "blue",
+                }}));
+                req
+            },
+        },
+        Case {
             name: "bad_worker_knobs",
             reason: "every kind of mistake in the worker knobs, all in one Fatal with its path",
             req: request(claim_xr(bad_knobs)),
