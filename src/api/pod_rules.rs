@@ -4,7 +4,7 @@
 //! and leave out the fields the structural check already refused.
 
 use crate::{
-    api::field_error::FieldError,
+    api::{field_error::FieldError, rules::items},
     document::tree::{self, Node, Tree},
 };
 use k8s_openapi::api::core::v1::Affinity;
@@ -293,8 +293,4 @@ fn shutdown_problem<N: Tree>(shutdown: &N, path: &str) -> Option<FieldError> {
             format!("must be shorter than gracePeriodSeconds ({sleep} >= {grace}): the pod would be killed while sleeping"),
         )
     })
-}
-
-fn items<N: Tree>(value: Option<&N>) -> &[N] {
-    value.and_then(Tree::as_list).unwrap_or_default()
 }

@@ -194,6 +194,6 @@ fn is_c_identifier(name: &str) -> bool {
 }
 
 /// The items of a list field; none when it is absent or no list.
-fn items<N: Tree>(value: Option<&N>) -> &[N] {
+pub(crate) fn items<N: Tree>(value: Option<&N>) -> &[N] {
     value.and_then(Tree::as_list).unwrap_or_default()
 }
