@@ -13,7 +13,10 @@ use crate::{
         tree::{self, Tree},
     },
 };
-use k8s_openapi::{api::core::v1::Toleration, apimachinery::pkg::util::intstr::IntOrString};
+use k8s_openapi::{
+    api::core::v1::{Affinity, Toleration},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
 use serde::Deserialize;
 use std::{collections::BTreeMap, sync::LazyLock};
 
@@ -248,8 +251,8 @@ pub struct Scheduling {
     /// Tolerated taints.
     #[serde(default)]
     pub tolerations: Vec<Toleration>,
-    /// Kubernetes Affinity, as given (checked against Kubernetes' type by the rules).
-    pub affinity: Option<serde_json::Value>,
+    /// Kubernetes Affinity (the rules refuse a field Kubernetes' type does not know).
+    pub affinity: Option<Affinity>,
     /// PriorityClass.
     pub priority_class_name: Option<String>,
     /// Spread; `None` leaves the platform's default.

@@ -132,11 +132,7 @@ pub fn scheduling(spec: &Spec, settings: &Settings, labels: &Labels) -> PodSpec 
     PodSpec {
         node_selector: non_empty_map(&scheduling.node_selector),
         tolerations: (!scheduling.tolerations.is_empty()).then(|| scheduling.tolerations.clone()),
-        // The rules proved it reads as an Affinity.
-        affinity: scheduling
-            .affinity
-            .clone()
-            .and_then(|a| serde_json::from_value(a).ok()),
+        affinity: scheduling.affinity.clone(),
         priority_class_name: scheduling.priority_class_name.clone(),
         // As even as the scheduler can make it, never blocking a pod from starting.
         topology_spread_constraints: topology_key.map(|key| {
