@@ -1,10 +1,12 @@
 //! The EventDrivenService API and the function Input: parsing, defaults and rules.
 
 pub(crate) mod field_error;
+mod go_duration;
 pub mod input;
 pub(crate) mod placement;
 mod pod_rules;
 pub(crate) mod rules;
+mod scaling_rules;
 pub mod schema;
 pub mod spec;
 mod structural;
@@ -82,7 +84,7 @@ fn output_problem(settings: &Settings, placement: &Placement) -> Option<FieldErr
 }
 
 /// Kubernetes' grace period when neither the claim nor the platform sets one.
-const DEFAULT_GRACE_PERIOD: i64 = 30;
+pub(crate) const DEFAULT_GRACE_PERIOD: i64 = 30;
 
 /// Mistakes that only show once the claim's fields meet the platform's defaults: the spec and
 /// the Input are each checked on their own before this.

@@ -6,7 +6,7 @@
 //! mistake is reported at once; a field the structural check already refused takes no part.
 
 use crate::{
-    api::{field_error::FieldError, schema},
+    api::field_error::FieldError,
     document::tree::{Node, Tree},
 };
 use std::collections::BTreeMap;
@@ -79,9 +79,6 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
                 "set `command` or `args`: without them the init container would run the worker itself",
             ));
         }
-    }
-    if let Some(scaling) = spec.get("scaling") {
-        rules.replicas(scaling);
     }
     rules.errors
 }
@@ -158,28 +155,6 @@ impl Rules<'_> {
             self.errors.push(FieldError::new(path, message));
         } else {
             seen.insert(value.to_string(), path);
-        }
-    }
-
-    /// `minReplicas <= maxReplicas`, with the XRD's default for the one left out.
-    fn replicas<N: Tree>(&mut self, scaling: &N) {
-        let count = |key: &str| match scaling.get(key).filter(|v| !v.is_null()) {
-            Some(v) => {
-                let path = format!("spec.scaling.{key}");
-                v.as_i64()
-                    .filter(|_| !self.wrong.iter().any(|e| e.path == path))
-            }
-            None => schema::spec_schema()
-                .pointer(&format!("/properties/scaling/properties/{key}/default"))
-                .and_then(serde_json::Value::as_i64),
-        };
-        if let (Some(min), Some(max)) = (count("minReplicas"), count("maxReplicas")) {
-            if min > max {
-                self.errors.push(FieldError::new(
-                    "spec.scaling.minReplicas",
-                    format!("must not exceed spec.scaling.maxReplicas ({min} > {max})"),
-                ));
-            }
         }
     }
 }

@@ -7,17 +7,20 @@
 //! and are resolved against the Input when composing.
 
 use crate::{
-    api::{field_error::FieldError, pod_rules, rules, schema, structural},
+    api::{
+        field_error::FieldError, go_duration, pod_rules, rules, scaling_rules, schema, structural,
+    },
     document::{
         schema::Schema,
         tree::{self, Tree},
     },
 };
 use k8s_openapi::{
+    api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
     api::core::v1::{Affinity, Toleration},
     apimachinery::pkg::util::intstr::IntOrString,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::LazyLock};
 
 /// The XRD's spec schema, compiled once.
@@ -100,6 +103,8 @@ pub struct Spec {
     pub shutdown: Shutdown,
     /// Autoscaling on consumer lag.
     pub scaling: Scaling,
+    /// Restart the pods when a Secret or ConfigMap they read changes.
+    pub rollout_on_config_change: bool,
 }
 
 /// A ConfigMap mounted whole (`envFrom: true`) or key by key (`env`).
@@ -324,6 +329,44 @@ pub struct Nats {
     pub account_id: Option<String>,
     /// Whether the scaler polls the monitoring endpoint over HTTPS.
     pub use_https: Option<bool>,
+    /// The durable consumer, when the claim declares it.
+    pub durable_consumer: Option<DurableConsumer>,
+}
+
+/// A durable consumer composed as a NACK Consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DurableConsumer {
+    /// Go duration NATS waits for an acknowledgement.
+    pub ack_wait: String,
+    /// Deliveries before NATS gives up; -1 or `None` without limit.
+    pub max_deliver: Option<i64>,
+    /// Unacknowledged messages before NATS stops delivering; `None` leaves NATS' default.
+    pub max_ack_pending: Option<i64>,
+    /// Subjects the consumer takes, all of the stream's when empty.
+    #[serde(default)]
+    pub filter_subjects: Vec<String>,
+    /// Go durations between redeliveries.
+    #[serde(default)]
+    pub backoff: Vec<String>,
+    /// The NACK Account holding the connection.
+    pub account_ref: Option<NameRef>,
+}
+
+/// NATS' own `max_ack_pending` when a consumer sets none.
+pub const NATS_DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+
+impl DurableConsumer {
+    /// The wait NATS applies before the first redelivery: `backoff[0]` replaces `ackWait`.
+    pub fn effective_ack_wait(&self) -> Option<std::time::Duration> {
+        let wait = self.backoff.first().unwrap_or(&self.ack_wait);
+        go_duration::parse(wait).ok()
+    }
+
+    /// Unacknowledged messages NATS allows, its default when unset.
+    pub fn effective_max_ack_pending(&self) -> i64 {
+        self.max_ack_pending.unwrap_or(NATS_DEFAULT_MAX_ACK_PENDING)
+    }
 }
 
 /// A secret mounted whole (`envFrom: true`) or key by key (`env`).
@@ -370,7 +413,7 @@ pub struct InitContainer {
 }
 
 /// KEDA scaling settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scaling {
     /// Fewest replicas.
@@ -385,6 +428,27 @@ pub struct Scaling {
     pub polling_interval: i32,
     /// Seconds KEDA waits after the last activity before scaling to the minimum.
     pub cooldown_period: i32,
+    /// Replicas while KEDA cannot read the lag.
+    pub fallback: Option<Fallback>,
+    /// The HPA's scaling behavior, as Kubernetes states it.
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
+    /// KEDA stops scaling.
+    pub paused: bool,
+    /// Replicas KEDA holds while paused.
+    pub paused_replicas: Option<i32>,
+}
+
+/// KEDA's fallback.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fallback {
+    /// Failed reads tolerated.
+    pub failure_threshold: i32,
+    /// Replicas while falling back.
+    pub replicas: i32,
+    /// How `replicas` applies; KEDA's default when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<String>,
 }
 
 impl Spec {
@@ -397,6 +461,7 @@ impl Spec {
         let mut errors = structural::check(&SCHEMA, spec, "spec", schema::CROSSPLANE_SPEC_FIELDS);
         errors.extend(rules::check(spec, &errors));
         errors.extend(pod_rules::check(spec, &errors));
+        errors.extend(scaling_rules::check(spec, &errors));
         if !errors.is_empty() {
             return Err(errors);
         }
