@@ -1,6 +1,7 @@
 //! The composition function: one pure call from a RunFunction request to its response. No I/O.
 
 use crate::{
+    advice,
     api::{
         field_error::{self, FieldError},
         EventDrivenService,
@@ -13,6 +14,7 @@ use crate::{
         Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
         State, Target,
     },
+    referenced,
 };
 use prost_types::Value as PbValue;
 use serde_json::Value;
@@ -73,10 +75,28 @@ pub fn run(
         .map(|o| observed::observed_resources(&o.resources))
         .unwrap_or_default();
     let port = spec.service.enabled.then_some(spec.port);
-    let report = observed::report(&observed, xr.status, settings.output, &placement, port);
+    let consumer = spec.nats.durable_consumer.is_some();
+    let report = observed::report(
+        &observed,
+        xr.status,
+        settings.output,
+        &placement,
+        port,
+        consumer,
+    );
+    let config = referenced::config(&spec, &placement.namespace, req);
+    // Until every referenced object is in hand, the pods keep the hash they have.
+    let hash = match &config.requirements {
+        Some(_) => config
+            .hash
+            .as_deref()
+            .or_else(|| observed::config_hash(&observed, settings.output)),
+        None => None,
+    };
+    rsp.requirements = config.requirements;
 
     let desired = rsp.desired.get_or_insert_with(State::default);
-    for (key, resource) in compose::compose(&spec, &settings, &placement) {
+    for (key, resource) in compose::compose(&spec, &settings, &placement, hash) {
         let entry = desired.resources.entry(key.to_string()).or_default();
         entry.resource = Some(resource);
         // Connection details stay as they were, and so does a readiness an earlier step set.
@@ -87,10 +107,13 @@ pub fn run(
         }
     }
     set_status(desired, report.status);
+    let (advice, warnings) = advice::advise(&spec, &settings, &config.missing, xr.status);
     rsp.conditions = report.conditions;
+    rsp.conditions.extend(advice);
     rsp.conditions
         .extend(observed::spec_validity(xr.status, None));
     rsp.results.extend(report.events);
+    rsp.results.extend(warnings);
     Ok(rsp)
 }
 

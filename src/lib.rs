@@ -6,6 +6,7 @@
 //! bottom: [`cli`]; [`server`] and [`offline`]; [`function`]; [`compose`] and `observed`;
 //! [`api`]; [`document`] and [`proto`]. Each imports only layers below it.
 
+mod advice;
 pub mod api;
 pub mod cli;
 pub mod compose;
@@ -14,4 +15,5 @@ pub mod function;
 mod observed;
 pub mod offline;
 pub mod proto;
+mod referenced;
 pub mod server;

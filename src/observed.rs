@@ -8,7 +8,10 @@
 use crate::{
     api::input::Output,
     api::placement::Placement,
-    compose::{DEPLOYMENT, KEYS, POD_DISRUPTION_BUDGET, SCALED_OBJECT, SERVICE, SERVICE_ACCOUNT},
+    compose::{
+        CONFIG_HASH, CONSUMER, DEPLOYMENT, KEYS, POD_DISRUPTION_BUDGET, SCALED_OBJECT, SERVICE,
+        SERVICE_ACCOUNT,
+    },
     document::tree::{ObjectParts, Tree},
     proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
 };
@@ -20,6 +23,8 @@ use std::collections::BTreeMap;
 pub const DEPLOYMENT_AVAILABLE: &str = "DeploymentAvailable";
 /// Condition type mirroring the ScaledObject's `Ready`.
 pub const SCALER_READY: &str = "ScalerReady";
+/// Condition type mirroring the NACK Consumer's `Ready`.
+pub const CONSUMER_READY: &str = "ConsumerReady";
 /// Condition type saying whether the spec and the function Input can be composed.
 pub const SPEC_VALID: &str = "SpecValid";
 /// Reason of `SpecValid=False`, and of the Fatal result that goes with it.
@@ -47,13 +52,15 @@ struct Observed {
 }
 
 /// Reads the observed resources and the status of the observed XR into a report; `port` is
-/// the Service's, `None` without a Service (and then no endpoint).
+/// the Service's, `None` without a Service (and then no endpoint); `consumer` whether the
+/// claim declares its durable consumer (and then reports on it).
 pub fn report<N: Tree>(
     observed: &BTreeMap<&str, ObjectParts<'_, N>>,
     xr_status: Option<&N>,
     output: Output,
     placement: &Placement,
     port: Option<i32>,
+    consumer: bool,
 ) -> Report {
     let mut report = Report::default();
     for key in KEYS {
@@ -73,11 +80,17 @@ pub fn report<N: Tree>(
         );
     }
     let deployment = live(DEPLOYMENT);
-    if let Some(status) = deployment.and_then(|d| d.status) {
+    if let Some(live) = deployment.filter(|d| d.status.is_some()) {
         for field in ["replicas", "readyReplicas", "availableReplicas"] {
-            let n = status.get(field).and_then(Tree::as_i64).unwrap_or(0);
-            report.status.insert(field.into(), json!(n));
+            report
+                .status
+                .insert(field.into(), json!(count(live.status, field)));
         }
+        // What KEDA asks for, beside what runs: scaling in progress shows here, not as
+        // unreadiness.
+        report
+            .status
+            .insert("desiredReplicas".into(), json!(desired_replicas(&live)));
     }
     let scaler = live(SCALED_OBJECT);
     if let Some(scaler) = scaler {
@@ -98,10 +111,14 @@ pub fn report<N: Tree>(
     }
 
     let previous = |t: &str| condition_status(xr_status, t);
-    for (kind, source, source_type, what) in [
+    let mut sources = vec![
         (DEPLOYMENT_AVAILABLE, deployment, "Available", "Deployment"),
         (SCALER_READY, scaler, "Ready", "ScaledObject"),
-    ] {
+    ];
+    if consumer {
+        sources.push((CONSUMER_READY, live(CONSUMER), "Ready", "Consumer"));
+    }
+    for (kind, source, source_type, what) in sources {
         let now = match source {
             Some(object) => condition(object.status, source_type).unwrap_or(Observed {
                 status: Status::ConditionUnknown,
@@ -191,6 +208,7 @@ fn readiness<N: Tree>(key: &str, resource: &ObjectParts<'_, N>, output: Output) 
         Output::Direct => match key {
             DEPLOYMENT => deployment_ready(resource),
             SCALED_OBJECT => is_true(resource.status, "Ready"),
+            CONSUMER => consumer_ready(resource),
             // Nothing to wait for once they exist.
             SERVICE | SERVICE_ACCOUNT | POD_DISRUPTION_BUDGET => true,
             _ => false,
@@ -203,24 +221,71 @@ fn readiness<N: Tree>(key: &str, resource: &ObjectParts<'_, N>, output: Output) 
     }
 }
 
-/// Available, and every desired replica updated and available. The replica count is the
-/// observed one: KEDA's HPA sets it, not us.
+/// The rollout is complete and the worker serves: Available, the latest spec observed, every
+/// desired replica on the current template, and at least one available unless none is
+/// wanted. The desired count is KEDA's, read from the live object; replicas still starting
+/// after a scale-out do not make the worker unready.
 fn deployment_ready<N: Tree>(deployment: &ObjectParts<'_, N>) -> bool {
-    let count = |field: &str| {
-        deployment
-            .status
-            .and_then(|s| s.get(field))
-            .and_then(Tree::as_i64)
-            .unwrap_or(0)
-    };
-    let desired = deployment
+    let desired = desired_replicas(deployment);
+    is_true(deployment.status, "Available")
+        && generation_observed(deployment)
+        && count(deployment.status, "updatedReplicas") >= desired
+        && (desired == 0 || count(deployment.status, "availableReplicas") >= 1)
+}
+
+/// NACK reports the consumer created or updated, for the latest spec.
+fn consumer_ready<N: Tree>(consumer: &ObjectParts<'_, N>) -> bool {
+    is_true(consumer.status, "Ready") && generation_observed(consumer)
+}
+
+/// Whether the controller has seen the object's latest spec.
+fn generation_observed<N: Tree>(object: &ObjectParts<'_, N>) -> bool {
+    let generation = object
+        .metadata
+        .and_then(|m| m.get("generation"))
+        .and_then(Tree::as_i64);
+    let observed = object
+        .status
+        .and_then(|s| s.get("observedGeneration"))
+        .and_then(Tree::as_i64);
+    match (generation, observed) {
+        (Some(generation), Some(observed)) => observed >= generation,
+        // An object without a generation (not yet stored) has nothing to wait for.
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// A replica count in a status, 0 when unset (Kubernetes omits zeros).
+fn count<N: Tree>(status: Option<&N>, field: &str) -> i64 {
+    status
+        .and_then(|s| s.get(field))
+        .and_then(Tree::as_i64)
+        .unwrap_or(0)
+}
+
+/// The replicas a Deployment wants: its `spec.replicas`, which Kubernetes defaults to 1.
+fn desired_replicas<N: Tree>(deployment: &ObjectParts<'_, N>) -> i64 {
+    deployment
         .spec
         .and_then(|spec| spec.get("replicas"))
         .and_then(Tree::as_i64)
-        .unwrap_or(1);
-    is_true(deployment.status, "Available")
-        && count("updatedReplicas") >= desired
-        && count("availableReplicas") >= desired
+        .unwrap_or(1)
+}
+
+/// The config hash the live Deployment's pods carry, kept while the current one cannot be
+/// computed so that pods restart only when the data really changed.
+pub fn config_hash<'a, N: Tree>(
+    observed: &BTreeMap<&str, ObjectParts<'a, N>>,
+    output: Output,
+) -> Option<&'a str> {
+    live_object(observed.get(DEPLOYMENT)?, output)?
+        .spec?
+        .get("template")?
+        .get("metadata")?
+        .get("annotations")?
+        .get(CONFIG_HASH)?
+        .as_str()
 }
 
 /// The live object behind an observed resource.
@@ -243,7 +308,7 @@ fn is_true<N: Tree>(status: Option<&N>, kind: &str) -> bool {
 }
 
 /// The condition `kind` in an object's `status.conditions`, as it is stored.
-fn find_condition<'a, N: Tree>(status: Option<&'a N>, kind: &str) -> Option<&'a N> {
+pub(crate) fn find_condition<'a, N: Tree>(status: Option<&'a N>, kind: &str) -> Option<&'a N> {
     status?
         .get("conditions")?
         .as_list()?
@@ -252,7 +317,7 @@ fn find_condition<'a, N: Tree>(status: Option<&'a N>, kind: &str) -> Option<&'a 
 }
 
 /// The status of the condition `kind`, without copying its reason and message.
-fn condition_status<N: Tree>(status: Option<&N>, kind: &str) -> Option<Status> {
+pub(crate) fn condition_status<N: Tree>(status: Option<&N>, kind: &str) -> Option<Status> {
     find_condition(status, kind).map(|found| parse_status(found.get("status")))
 }
 

@@ -9,7 +9,10 @@ mod requests;
 use function_event_driven_service::{
     document::convert,
     function::{run, Malformed},
-    proto::v1::{Ready, Resource, RunFunctionRequest, RunFunctionResponse, State},
+    proto::v1::{
+        Capability, Ready, Resource, ResourceSelector, Resources, RunFunctionRequest,
+        RunFunctionResponse, State,
+    },
 };
 use prost::Message;
 use requests::resource;
@@ -200,7 +203,7 @@ fn readable(rsp: &RunFunctionResponse) -> Value {
             })
         })
     };
-    json!({
+    let mut readable = json!({
         "meta": rsp.meta.as_ref().map(|m| json!({"tag": m.tag, "ttl": m.ttl.as_ref().map(|t| t.seconds)})),
         "desired": state(&rsp.desired),
         "results": rsp.results.iter().map(|r| json!({
@@ -217,6 +220,119 @@ fn readable(rsp: &RunFunctionResponse) -> Value {
             "target": c.target.map(|_| c.target().as_str_name()),
         })).collect::<Vec<_>>(),
         "context": rsp.context.as_ref().map(convert::struct_to_json),
+    });
+    if let Some(requirements) = &rsp.requirements {
+        let selectors = |m: &BTreeMap<String, ResourceSelector>| {
+            m.iter()
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        json!(format!(
+                            "{} {} {:?} {:?}",
+                            s.api_version, s.kind, s.namespace, s.r#match
+                        )),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>()
+        };
+        readable["requirements"] = json!({
+            "resources": selectors(&requirements.resources),
+            "extraResources": selectors(&requirements.extra_resources),
+        });
+    }
+    readable
+}
+
+/// The spec of `examples/scaling-claim.yaml`: a declared consumer, KEDA's policy knobs, a
+/// pause, and rollouts that follow a Secret and a ConfigMap.
+fn scaling_spec() -> Value {
+    let claim: Value = serde_yaml::from_str(include_str!("../examples/scaling-claim.yaml"))
+        .expect("the scaling example is YAML");
+    claim["spec"].clone()
+}
+
+/// A request from Crossplane that announces required resources, answering `answers` (key →
+/// the object, or `None` for one that does not exist).
+fn answered(xr: Value, answers: &[(&str, Option<Value>)]) -> RunFunctionRequest {
+    let mut req = request(xr);
+    if let Some(meta) = req.meta.as_mut() {
+        meta.capabilities = vec![Capability::RequiredResources.into()];
+    }
+    for (key, object) in answers {
+        req.required_resources.insert(
+            (*key).to_string(),
+            Resources {
+                items: object.iter().map(resource).collect(),
+            },
+        );
+    }
+    req
+}
+
+fn ledger_secret(url: &str) -> Option<Value> {
+    Some(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "payment-settler-ledger", "namespace": "default"}, "data": {"LEDGER_URL": url}}),
+    )
+}
+
+fn settings_config_map() -> Option<Value> {
+    Some(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "payment-settler-settings", "namespace": "default"}, "data": {"CURRENCY": "EUR"}}),
+    )
+}
+
+/// A Crossplane v2 namespaced XR with `spec`.
+fn namespaced_xr(spec: Value) -> Value {
+    json!({
+        "apiVersion": "platform.bizmatters.io/v1alpha1",
+        "kind": "EventDrivenService",
+        "metadata": {"name": "ledger", "namespace": "finance"},
+        "spec": spec,
+    })
+}
+
+/// The observed XR carrying `conditions` from the previous reconcile.
+fn xr_carrying(spec: Value, conditions: Value) -> Value {
+    let mut xr = claim_xr(spec);
+    xr["status"] = json!({"conditions": conditions});
+    xr
+}
+
+/// A live Direct Deployment KEDA scaled to `desired`, `available` of them up.
+fn scaled_deployment(
+    desired: i64,
+    updated: i64,
+    available: i64,
+    generation: i64,
+    observed: i64,
+) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"generation": generation},
+        "spec": {"replicas": desired},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": updated,
+            "updatedReplicas": updated,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}],
+        },
+    })
+}
+
+/// NACK's Consumer as it reports itself.
+fn nack_consumer(ready: &str, generation: i64, observed: i64) -> Value {
+    json!({
+        "apiVersion": "jetstream.nats.io/v1beta2",
+        "kind": "Consumer",
+        "metadata": {"generation": generation},
+        "status": {
+            "observedGeneration": observed,
+            "conditions": [{"type": "Ready", "status": ready, "reason": if ready == "True" { "Created" } else { "Errored" },
+                "message": if ready == "True" { "Consumer successfully created" } else { "nats: API error: code=400 err_code=10116 description=max deliver is required to be > length of backoff values" }}],
+        },
     })
 }
 
@@ -361,12 +477,7 @@ fn cases() -> Vec<Case> {
     let mut unlabelled = claim_xr(minimal_spec());
     unlabelled["metadata"]["labels"] = json!({});
 
-    let namespaced = json!({
-        "apiVersion": "platform.bizmatters.io/v1alpha1",
-        "kind": "EventDrivenService",
-        "metadata": {"name": "ledger", "namespace": "finance"},
-        "spec": minimal_spec(),
-    });
+    let namespaced = namespaced_xr(minimal_spec());
 
     let mut direct_observed = vec![
         (
@@ -615,6 +726,164 @@ fn cases() -> Vec<Case> {
             name: "namespaced_xr",
             reason: "a Crossplane v2 namespaced XR gets namespaced Objects in its own namespace",
             req: request(namespaced.clone()),
+        },
+        Case {
+            name: "scaling_first_call",
+            reason: "every scaling field: the NACK Consumer, KEDA's fallback, behavior and pause annotations; the referenced Secret and ConfigMap asked for (extra_resources: no capability announced); no hash yet; ConsumerReady Unknown",
+            req: request(claim_xr(scaling_spec())),
+        },
+        Case {
+            name: "scaling_config_answered",
+            reason: "Crossplane answered with both objects: the hash of their data on the pod template, nothing of the data itself",
+            req: answered(claim_xr(scaling_spec()), &[
+                ("secret/payment-settler-ledger", ledger_secret("cG9zdGdyZXM6Ly9sZWRnZXI=")),
+                ("configmap/payment-settler-settings", settings_config_map()),
+            ]),
+        },
+        Case {
+            name: "scaling_config_changed",
+            reason: "the Secret's data changed: a different hash, which rolls the pods",
+            req: answered(claim_xr(scaling_spec()), &[
+                ("secret/payment-settler-ledger", ledger_secret("cG9zdGdyZXM6Ly9sZWRnZXItbmV3")),
+                ("configmap/payment-settler-settings", settings_config_map()),
+            ]),
+        },
+        Case {
+            name: "scaling_config_missing",
+            reason: "the Secret does not exist: ConfigMissing names it with one Warning, and the pods keep the hash they carry",
+            req: {
+                let mut live = scaled_deployment(2, 2, 2, 1, 1);
+                live["spec"]["template"] = json!({"metadata": {"annotations": {"platform.bizmatters.io/config-hash": "0123abcd"}}});
+                let mut req = answered(claim_xr(scaling_spec()), &[
+                    ("secret/payment-settler-ledger", None),
+                    ("configmap/payment-settler-settings", settings_config_map()),
+                ]);
+                req.input = None;
+                with_observed(req, &[("deployment", object("True", live))])
+            },
+        },
+        Case {
+            name: "scaling_config_missing_steady",
+            reason: "the Secret is still missing on the next reconcile: the condition stays, no second Warning",
+            req: answered(
+                xr_carrying(scaling_spec(), json!([{"type": "ConfigMissing", "status": "True", "reason": "NotFound"}])),
+                &[
+                    ("secret/payment-settler-ledger", None),
+                    ("configmap/payment-settler-settings", settings_config_map()),
+                ],
+            ),
+        },
+        Case {
+            name: "warnings_appear",
+            reason: "lagThreshold below maxAckPending and a grace period shorter than ackWait: two conditions True, one Warning each",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({"ackWait": "2m", "maxAckPending": 50.0});
+                spec["scaling"] = json!({"lagThreshold": 10.0});
+                request(claim_xr(spec))
+            },
+        },
+        Case {
+            name: "warnings_steady",
+            reason: "the same situations on the next reconcile: conditions stay True, no events",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({"ackWait": "2m", "maxAckPending": 50.0});
+                spec["scaling"] = json!({"lagThreshold": 10.0});
+                request(xr_carrying(spec, json!([
+                    {"type": "LagBelowAckPending", "status": "True", "reason": "InFlightCountsAsLag"},
+                    {"type": "GraceBelowAckWait", "status": "True", "reason": "ShutdownBeforeAckWait"},
+                ])))
+            },
+        },
+        Case {
+            name: "warnings_resolved",
+            reason: "the claim was fixed: the conditions the XR carries turn False, no events; NATS' default maxAckPending (1000) still warns against a lagThreshold of 5",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({"ackWait": "20s"});
+                request(xr_carrying(spec, json!([
+                    {"type": "LagBelowAckPending", "status": "True", "reason": "InFlightCountsAsLag"},
+                    {"type": "GraceBelowAckWait", "status": "True", "reason": "ShutdownBeforeAckWait"},
+                    {"type": "ConsumerNotDeclared", "status": "True", "reason": "ScaleFromZeroWithoutConsumer"},
+                ])))
+            },
+        },
+        Case {
+            name: "scale_from_zero_without_consumer",
+            reason: "minReplicas 0 and no declared consumer: ConsumerNotDeclared with one Warning",
+            req: {
+                let mut spec = minimal_spec();
+                spec["scaling"] = json!({"minReplicas": 0.0});
+                request(claim_xr(spec))
+            },
+        },
+        Case {
+            name: "consumer_observed",
+            reason: "NACK reports the Consumer Ready: the Object is ready and ConsumerReady turns True; a Consumer refused by NATS would carry NATS' own message",
+            req: {
+                let mut observed = healthy();
+                observed.push(("consumer", object("True", nack_consumer("True", 1, 1))));
+                with_observed(request(claim_xr(scaling_spec())), &observed)
+            },
+        },
+        Case {
+            name: "consumer_refused_direct",
+            reason: "Direct: NACK reports NATS' refusal; ConsumerReady False with its message and one Warning; a Ready for an older generation is not ready either",
+            req: {
+                let mut spec = scaling_spec();
+                spec["rolloutOnConfigChange"] = json!(false);
+                let mut req = with_observed(
+                    request(namespaced_xr(spec)),
+                    &[("consumer", nack_consumer("False", 2, 1))],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "scaling_out_stays_ready",
+            reason: "Direct: KEDA scaled out to 5 and 2 are available: the rollout is complete, so the Deployment stays ready; desiredReplicas shows the scale-out",
+            req: {
+                let mut req = with_observed(
+                    request(namespaced_xr(minimal_spec())),
+                    &[("deployment", scaled_deployment(5, 5, 2, 3, 3))],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "rollout_in_progress_direct",
+            reason: "Direct: a new template not yet observed by the Deployment controller is not ready",
+            req: {
+                let mut req = with_observed(
+                    request(namespaced_xr(minimal_spec())),
+                    &[("deployment", scaled_deployment(2, 1, 2, 4, 3))],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "bad_scaling",
+            reason: "every kind of mistake in the scaling and consumer fields, all in one Fatal with its path",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({
+                    "ackWait": "0s",
+                    "maxDeliver": 2.0,
+                    "filterSubjects": ["orders.>", "orders.created", "bad subject"],
+                    "backoff": ["1m", "10s", "2 minutes"],
+                });
+                spec["scaling"] = json!({
+                    "maxReplicas": 4.0,
+                    "fallback": {"failureThreshold": 3.0, "replicas": 9.0, "behavior": "sometimes"},
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 7200.0, "policies": [{"type": "Replicas", "value": 0.0, "periodSeconds": 60.0}]}},
+                    "pausedReplicas": 6.0,
+                });
+                request(claim_xr(spec))
+            },
         },
         Case {
             name: "namespaced_direct_observed",

@@ -38,6 +38,9 @@ const OBJECT_CRDS: [(&str, &str, &[&str]); 2] = [
     ),
 ];
 
+/// NACK's CRDs, one YAML stream.
+const NACK_CRDS: &str = "nack/crds.yml";
+
 /// Status fields Crossplane owns on every XR; the function's own must be in the XRD.
 const CROSSPLANE_STATUS: [&str; 3] = ["conditions", "connectionDetails", "claimConditionTypes"];
 
@@ -48,6 +51,7 @@ struct Schemas {
     service_account: Schema,
     scaled_object: Schema,
     disruption_budget: Schema,
+    consumer: Schema,
     status: Schema,
 }
 
@@ -71,6 +75,7 @@ impl Schemas {
             service_account: up.kubernetes("serviceaccount-v1.json"),
             scaled_object: up.crd("keda/keda.sh_scaledobjects.yaml", "v1alpha1"),
             disruption_budget: up.kubernetes("poddisruptionbudget-policy-v1.json"),
+            consumer: up.crd_in_stream(NACK_CRDS, "Consumer", "v1beta2"),
             status: up.compile("the XRD's status schema", &crd_to_json_schema(&xrd_status)),
         }
     }
@@ -85,6 +90,7 @@ impl Schemas {
             ("v1", "ServiceAccount") => Some(&self.service_account),
             ("keda.sh/v1alpha1", "ScaledObject") => Some(&self.scaled_object),
             ("policy/v1", "PodDisruptionBudget") => Some(&self.disruption_budget),
+            ("jetstream.nats.io/v1beta2", "Consumer") => Some(&self.consumer),
             _ => None,
         }
     }
@@ -151,6 +157,7 @@ struct Variant {
     namespaced: bool,
     input: Option<Value>,
     observed: Vec<Value>,
+    required: Vec<Value>,
 }
 
 /// An Input with `settings` on top of the defaults.
@@ -190,6 +197,9 @@ fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
         observed: value_of("--observed")
             .map(|f| read_yaml_stream(&f))
             .unwrap_or_default(),
+        required: value_of("--required-resources")
+            .map(|f| read_yaml_stream(&f))
+            .unwrap_or_default(),
     }];
     if doc.get("kind").and_then(Value::as_str) == Some("EventDrivenService") {
         let plain = |name: &str, namespaced, input| Variant {
@@ -197,6 +207,7 @@ fn variants(file: &Path, doc: &Value) -> Vec<Variant> {
             namespaced,
             input,
             observed: Vec::new(),
+            required: Vec::new(),
         };
         variants.extend([
             plain("a claim", false, None),
@@ -235,6 +246,7 @@ fn every_example_composes_resources_their_clusters_accept() {
                 doc,
                 variant.input.as_ref(),
                 &variant.observed,
+                &variant.required,
                 variant.namespaced,
             )
             .unwrap_or_else(|errors| {
@@ -275,7 +287,7 @@ fn the_checks_reject_what_a_cluster_would() {
     let Some(up) = Upstream::load() else { return };
     let schemas = Schemas::load(&up);
     let (file, doc) = example_claims().into_iter().next().expect("an example");
-    let rendered = render_as(&doc, None, &[], false)
+    let rendered = render_as(&doc, None, &[], &[], false)
         .unwrap_or_else(|e| panic!("{} does not render: {e:?}", file.display()));
     let by_kind = |kind: &str| {
         rendered
@@ -360,7 +372,7 @@ fn the_direct_rbac_covers_every_kind_the_direct_composition_emits() {
         if doc.get("kind").and_then(Value::as_str) != Some("EventDrivenService") {
             continue;
         }
-        let rendered = render_as(&doc, Some(&input), &[], true)
+        let rendered = render_as(&doc, Some(&input), &[], &[], true)
             .unwrap_or_else(|e| panic!("{} does not render: {e:?}", file.display()));
         for (key, resource) in &rendered.resources {
             let api_version = resource["apiVersion"].as_str().expect("an apiVersion");

@@ -546,6 +546,7 @@ fn direct_rbac_grants_exactly_what_crossplane_needs() {
         ("", "serviceaccounts"),
         ("", "services"),
         ("apps", "deployments"),
+        ("jetstream.nats.io", "consumers"),
         ("keda.sh", "scaledobjects"),
         ("policy", "poddisruptionbudgets"),
     ]

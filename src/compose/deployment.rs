@@ -36,6 +36,7 @@ pub fn build(
     settings: &Settings,
     placement: &Placement,
     labels: &Labels,
+    config_hash: Option<&str>,
 ) -> Deployment {
     let env = env(spec, settings);
     let env_from = env_from(spec);
@@ -98,7 +99,7 @@ pub fn build(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod::labels(spec, labels)),
-                    annotations: pod::non_empty_map(&spec.pod_annotations),
+                    annotations: pod::annotations(spec, config_hash),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {

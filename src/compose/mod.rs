@@ -1,10 +1,11 @@
 //! The composed resources of an EventDrivenService, one module per kind: always the
 //! ServiceAccount, Deployment and ScaledObject; the Service unless turned off; the
-//! PodDisruptionBudget when asked for.
+//! PodDisruptionBudget when asked for; the NACK Consumer when the claim declares it.
 //!
 //! The resource keys are a public contract: Crossplane names composed resources by them, so
 //! renaming one deletes and recreates that resource in every cluster.
 
+mod consumer;
 mod deployment;
 mod disruption_budget;
 mod labels;
@@ -37,14 +38,20 @@ pub const SERVICE: &str = "service";
 pub const SCALED_OBJECT: &str = "scaledobject";
 /// Key of the PodDisruptionBudget.
 pub const POD_DISRUPTION_BUDGET: &str = "poddisruptionbudget";
+/// Key of the NACK Consumer.
+pub const CONSUMER: &str = "consumer";
 /// Every key this function owns, in the order they are composed.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 6] = [
     SERVICE_ACCOUNT,
     DEPLOYMENT,
     SERVICE,
     SCALED_OBJECT,
     POD_DISRUPTION_BUDGET,
+    CONSUMER,
 ];
+
+/// The pod template annotation holding the hash of the Secrets and ConfigMaps the pods read.
+pub const CONFIG_HASH: &str = "platform.bizmatters.io/config-hash";
 
 /// Name of the worker's HTTP port (`spec.port`), which the Service targets.
 pub const HTTP_PORT_NAME: &str = "http";
@@ -52,10 +59,14 @@ pub const HTTP_PORT_NAME: &str = "http";
 /// Composes the desired resources, keyed by their composition resource name.
 ///
 /// Each typed resource is serialised once, straight into the `Struct` the response carries.
+///
+/// `config_hash` goes on the pod template, so that a changed Secret or ConfigMap rolls the
+/// pods.
 pub fn compose(
     spec: &Spec,
     settings: &Settings,
     placement: &Placement,
+    config_hash: Option<&str>,
 ) -> Vec<(&'static str, Struct)> {
     let labels = Labels::new(&placement.name, spec.image_tag());
     let at = |key: &'static str, resource: Struct| (key, resource);
@@ -73,7 +84,7 @@ pub fn compose(
             DEPLOYMENT,
             emit(
                 DEPLOYMENT,
-                &deployment::build(spec, settings, placement, &labels),
+                &deployment::build(spec, settings, placement, &labels, config_hash),
                 settings,
                 placement,
             ),
@@ -94,6 +105,9 @@ pub fn compose(
             POD_DISRUPTION_BUDGET,
             emit(POD_DISRUPTION_BUDGET, &budget, settings, placement),
         ));
+    }
+    if let Some(consumer) = consumer::build(spec, settings, placement, &labels) {
+        composed.push(at(CONSUMER, emit(CONSUMER, &consumer, settings, placement)));
     }
     composed
 }

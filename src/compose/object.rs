@@ -1,7 +1,7 @@
 //! provider-kubernetes `Object`s: each manifest wrapped with its ProviderConfig and a
 //! readiness policy that fits its kind.
 
-use super::{DEPLOYMENT, SCALED_OBJECT};
+use super::{CONSUMER, DEPLOYMENT, SCALED_OBJECT};
 use crate::{
     api::input::Settings,
     api::placement::{Placement, Scope},
@@ -13,9 +13,25 @@ pub const CLUSTER_API_VERSION: &str = "kubernetes.crossplane.io/v1alpha2";
 /// Namespaced Object, the only kind a Crossplane v2 namespaced XR may compose.
 pub const NAMESPACED_API_VERSION: &str = "kubernetes.m.crossplane.io/v1alpha1";
 
-/// A Deployment has no `Ready` condition; it is ready once `Available` is True.
+/// A Deployment has no `Ready` condition. It is ready once its rollout is complete and it
+/// serves: `Available`, the latest spec observed, every desired replica on the current
+/// template, and one available unless none is wanted. Replicas still starting after a KEDA
+/// scale-out leave it ready. Kubernetes omits zero counts, and `replicas` defaults to 1.
 pub const DEPLOYMENT_READY_QUERY: &str = "has(object.status) && has(object.status.conditions) && \
-     object.status.conditions.exists(c, c.type == 'Available' && c.status == 'True')";
+     object.status.conditions.exists(c, c.type == 'Available' && c.status == 'True') && \
+     has(object.status.observedGeneration) && \
+     object.status.observedGeneration >= object.metadata.generation && \
+     (has(object.status.updatedReplicas) ? object.status.updatedReplicas : 0) >= \
+     (has(object.spec.replicas) ? object.spec.replicas : 1) && \
+     ((has(object.spec.replicas) && object.spec.replicas == 0) || \
+     (has(object.status.availableReplicas) && object.status.availableReplicas >= 1))";
+
+/// NACK's Consumer reports `Ready` for the spec it last processed: ready once that is the
+/// latest.
+pub const CONSUMER_READY_QUERY: &str = "has(object.status) && has(object.status.conditions) && \
+     object.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True') && \
+     has(object.status.observedGeneration) && \
+     object.status.observedGeneration == object.metadata.generation";
 
 /// A provider-kubernetes Object around a borrowed manifest, serialised in one pass.
 #[derive(Debug, Serialize)]
@@ -86,6 +102,10 @@ fn readiness(key: &str) -> Readiness {
         DEPLOYMENT => Readiness {
             policy: "DeriveFromCelQuery",
             cel_query: Some(DEPLOYMENT_READY_QUERY),
+        },
+        CONSUMER => Readiness {
+            policy: "DeriveFromCelQuery",
+            cel_query: Some(CONSUMER_READY_QUERY),
         },
         // KEDA's ScaledObject reports Ready itself; Active is False while idle, so AllTrue
         // would never hold.

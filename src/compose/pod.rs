@@ -1,7 +1,7 @@
 //! The pod-level parts of the Deployment a claim or the platform may set: volumes for files
 //! and writable directories, pod labels, scheduling, and how pods stop.
 
-use super::Labels;
+use super::{Labels, CONFIG_HASH};
 use crate::api::{
     input::Settings,
     spec::{Spec, Spread},
@@ -93,6 +93,16 @@ pub fn labels(spec: &Spec, labels: &Labels) -> BTreeMap<String, String> {
 /// A map, or `None` when it is empty, so an unused field is left out.
 pub fn non_empty_map(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
     (!map.is_empty()).then(|| map.clone())
+}
+
+/// The pod annotations: the claim's, and the hash of the Secrets and ConfigMaps the pods read
+/// when the claim follows them.
+pub fn annotations(spec: &Spec, config_hash: Option<&str>) -> Option<BTreeMap<String, String>> {
+    let mut annotations = spec.pod_annotations.clone();
+    if let Some(hash) = config_hash {
+        annotations.insert(CONFIG_HASH.to_string(), hash.to_string());
+    }
+    (!annotations.is_empty()).then_some(annotations)
 }
 
 /// The pod's terminationGracePeriodSeconds: the claim's, or the platform's.

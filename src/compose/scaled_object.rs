@@ -1,8 +1,15 @@
 //! The KEDA ScaledObject that scales the Deployment on JetStream consumer lag.
 
 use super::Labels;
-use crate::{api::input::Settings, api::placement::Placement, api::spec::Spec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::{
+    api::input::Settings,
+    api::placement::Placement,
+    api::spec::{Fallback, Spec},
+};
+use k8s_openapi::{
+    api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,7 +31,22 @@ struct ScaledObjectSpec {
     cooldown_period: i32,
     min_replica_count: i32,
     max_replica_count: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<Fallback>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advanced: Option<Advanced>,
     triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Advanced {
+    horizontal_pod_autoscaler_config: HorizontalPodAutoscalerConfig,
+}
+
+#[derive(Debug, Serialize)]
+struct HorizontalPodAutoscalerConfig {
+    behavior: HorizontalPodAutoscalerBehavior,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,10 +104,12 @@ pub fn build(
     if let Some(https) = nats.use_https {
         metadata.insert("useHttps", https.to_string());
     }
+    let mut object_metadata = super::metadata(&placement.scaler_name(), placement, labels);
+    object_metadata.annotations = pause(spec);
     ScaledObject {
         api_version: "keda.sh/v1alpha1",
         kind: "ScaledObject",
-        metadata: super::metadata(&placement.scaler_name(), placement, labels),
+        metadata: object_metadata,
         spec: ScaledObjectSpec {
             scale_target_ref: ScaleTargetRef {
                 name: placement.name.clone(),
@@ -94,6 +118,10 @@ pub fn build(
             cooldown_period: scaling.cooldown_period,
             min_replica_count: scaling.min_replicas,
             max_replica_count: scaling.max_replicas,
+            fallback: scaling.fallback.clone(),
+            advanced: scaling.behavior.clone().map(|behavior| Advanced {
+                horizontal_pod_autoscaler_config: HorizontalPodAutoscalerConfig { behavior },
+            }),
             triggers: vec![Trigger {
                 type_: "nats-jetstream",
                 metadata,
@@ -101,3 +129,23 @@ pub fn build(
         },
     }
 }
+
+/// KEDA's pause annotations, set together: `paused` stops scaling where the worker is, and
+/// with `paused-replicas` KEDA first scales to that count. KEDA pauses on `paused-replicas`
+/// alone too, so it is only ever set beside `paused: "true"`, and neither when not paused.
+fn pause(spec: &Spec) -> Option<BTreeMap<String, String>> {
+    let scaling = &spec.scaling;
+    if !scaling.paused {
+        return None;
+    }
+    let mut annotations = BTreeMap::from([(PAUSED.to_string(), "true".to_string())]);
+    if let Some(replicas) = scaling.paused_replicas {
+        annotations.insert(PAUSED_REPLICAS.to_string(), replicas.to_string());
+    }
+    Some(annotations)
+}
+
+/// KEDA stops scaling while this annotation is `"true"`.
+pub const PAUSED: &str = "autoscaling.keda.sh/paused";
+/// KEDA scales to this count and stops.
+pub const PAUSED_REPLICAS: &str = "autoscaling.keda.sh/paused-replicas";

@@ -36,6 +36,10 @@ pub struct RenderArgs {
     /// Observed composed resources (a YAML stream) to derive readiness, status and conditions from.
     #[arg(long)]
     pub observed: Option<PathBuf>,
+    /// Objects in the cluster (a YAML stream) the function may ask for, such as the Secrets and
+    /// ConfigMaps a claim with `rolloutOnConfigChange` reads.
+    #[arg(long)]
+    pub required_resources: Option<PathBuf>,
     /// Treat a `kind: EventDrivenService` document as a Crossplane v2 namespaced XR, not a claim.
     #[arg(long)]
     pub namespaced: bool,
@@ -81,11 +85,21 @@ fn render_command(args: &RenderArgs) -> Result<ExitCode, String> {
         .as_deref()
         .map(|p| one_document(p, "Input"))
         .transpose()?;
-    let observed: Vec<Value> = match &args.observed {
-        Some(path) => read_documents(path)?.into_iter().map(|d| d.value).collect(),
-        None => Vec::new(),
+    let stream = |path: &Option<PathBuf>| -> Result<Vec<Value>, String> {
+        match path {
+            Some(path) => Ok(read_documents(path)?.into_iter().map(|d| d.value).collect()),
+            None => Ok(Vec::new()),
+        }
     };
-    match render::render_as(&document, input.as_ref(), &observed, args.namespaced) {
+    let observed = stream(&args.observed)?;
+    let required = stream(&args.required_resources)?;
+    match render::render_as(
+        &document,
+        input.as_ref(),
+        &observed,
+        &required,
+        args.namespaced,
+    ) {
         Ok(rendered) => {
             let mut out = String::new();
             for (key, state) in &rendered.ready {

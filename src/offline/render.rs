@@ -5,7 +5,10 @@ use crate::{
     api::placement::{CLAIM_NAMESPACE_LABEL, CLAIM_NAME_LABEL},
     document::convert,
     function,
-    proto::v1::{Resource, RunFunctionRequest, Severity, State, Status},
+    proto::v1::{
+        resource_selector::Match, Capability, RequestMeta, Resource, ResourceSelector, Resources,
+        RunFunctionRequest, RunFunctionResponse, Severity, State, Status,
+    },
 };
 use serde_json::{json, Map, Value};
 use std::{collections::BTreeMap, time::Duration};
@@ -145,6 +148,18 @@ pub fn request(
         );
     }
     Ok(RunFunctionRequest {
+        // What current Crossplane announces, so the function asks for required resources as
+        // it would in a cluster.
+        meta: Some(RequestMeta {
+            capabilities: [
+                Capability::Capabilities,
+                Capability::RequiredResources,
+                Capability::Conditions,
+            ]
+            .map(i32::from)
+            .to_vec(),
+            ..Default::default()
+        }),
         observed: Some(State {
             composite: Some(Resource {
                 resource: Some(convert::json_to_struct(xr)),
@@ -172,23 +187,24 @@ pub fn render(
     input: Option<&Value>,
     observed: &[Value],
 ) -> Result<Rendered, Vec<FieldError>> {
-    render_as(document, input, observed, false)
+    render_as(document, input, observed, &[], false)
 }
 
-/// [`render`], choosing whether a `kind: EventDrivenService` document is a Crossplane v2
+/// [`render`], with the objects the cluster holds for the function's required resources
+/// (`required`), and choosing whether a `kind: EventDrivenService` document is a Crossplane v2
 /// namespaced XR (`true`) or a v1 claim (`false`).
 pub fn render_as(
     document: &Value,
     input: Option<&Value>,
     observed: &[Value],
+    required: &[Value],
     namespaced: bool,
 ) -> Result<Rendered, Vec<FieldError>> {
     let mut xr = observed_composite(document, observed, namespaced)?;
-    let req = request(&xr, input, observed)?;
+    let mut req = request(&xr, input, observed)?;
     // The mistakes with their paths; `run` would report the same ones as one Fatal result.
     check(&req)?;
-    let rsp = function::run(&req, Duration::from_secs(60))
-        .map_err(|e| vec![FieldError::new("metadata", e.to_string())])?;
+    let rsp = run_to_requirements(&mut req, required)?;
     if let Some(fatal) = rsp.results.iter().find(|r| r.severity() == Severity::Fatal) {
         // `check` accepted the input, so this is unreachable in practice; report it all the same.
         return Err(vec![FieldError::new("spec", fatal.message.clone())]);
@@ -283,6 +299,86 @@ pub fn render_as(
         ready,
         messages,
     })
+}
+
+/// Runs the function as Crossplane does: while it asks for other objects, answers with those
+/// of `required` that match (an empty answer for one that is absent) and runs it again, until
+/// it asks for nothing new.
+fn run_to_requirements(
+    req: &mut RunFunctionRequest,
+    required: &[Value],
+) -> Result<RunFunctionResponse, Vec<FieldError>> {
+    let run = |req: &RunFunctionRequest| {
+        function::run(req, Duration::from_secs(60))
+            .map_err(|e| vec![FieldError::new("metadata", e.to_string())])
+    };
+    let mut rsp = run(req)?;
+    // Crossplane's own bound on the loop.
+    for _ in 0..MAX_REQUIREMENT_ROUNDS {
+        let Some(asked) = rsp
+            .requirements
+            .clone()
+            .filter(|r| !r.resources.is_empty() || !r.extra_resources.is_empty())
+        else {
+            break;
+        };
+        req.required_resources = answer(&asked.resources, required);
+        req.extra_resources = answer(&asked.extra_resources, required);
+        let next = run(req)?;
+        let settled = next.requirements == rsp.requirements;
+        rsp = next;
+        if settled {
+            break;
+        }
+    }
+    Ok(rsp)
+}
+
+/// How many times Crossplane runs a function again for its requirements.
+const MAX_REQUIREMENT_ROUNDS: usize = 5;
+
+/// The objects of `required` each selector names, by the selector's key.
+fn answer(
+    selectors: &BTreeMap<String, ResourceSelector>,
+    required: &[Value],
+) -> BTreeMap<String, Resources> {
+    selectors
+        .iter()
+        .map(|(key, selector)| {
+            let text = |doc: &Value, pointer: &str| {
+                doc.pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let items = required
+                .iter()
+                .filter(|doc| {
+                    text(doc, "/apiVersion").as_deref() == Some(selector.api_version.as_str())
+                        && text(doc, "/kind").as_deref() == Some(selector.kind.as_str())
+                        && text(doc, "/metadata/namespace") == selector.namespace
+                        && match &selector.r#match {
+                            Some(Match::MatchName(name)) => {
+                                text(doc, "/metadata/name").as_deref() == Some(name.as_str())
+                            }
+                            Some(Match::MatchLabels(wanted)) => {
+                                wanted.labels.iter().all(|(k, v)| {
+                                    doc.pointer("/metadata/labels")
+                                        .and_then(|l| l.get(k))
+                                        .and_then(Value::as_str)
+                                        == Some(v.as_str())
+                                })
+                            }
+                            None => true,
+                        }
+                })
+                .map(|doc| Resource {
+                    resource: Some(convert::json_to_struct(doc)),
+                    ..Default::default()
+                })
+                .collect();
+            (key.clone(), Resources { items })
+        })
+        .collect()
 }
 
 /// The observed status overlaid with what the function set.

@@ -116,6 +116,15 @@ impl Upstream {
         self.crd_schema(relative, &self.document(relative), version)
     }
 
+    /// The schema of `version` of the CRD of `kind` in a file holding several CRDs.
+    pub fn crd_in_stream(&self, relative: &str, kind: &str, version: &str) -> Schema {
+        let crd = read_yaml_stream(&self.dir.join(relative))
+            .into_iter()
+            .find(|doc| doc.pointer("/spec/names/kind").and_then(Value::as_str) == Some(kind))
+            .unwrap_or_else(|| panic!("{relative} holds no CRD of kind {kind}"));
+        self.crd_schema(&format!("{relative} ({kind})"), &crd, version)
+    }
+
     /// The schema of `version` of a CRD given as a document; `name` is used in messages.
     pub fn crd_schema(&self, name: &str, crd: &Value, version: &str) -> Schema {
         let group = str_at(crd, "/spec/group");

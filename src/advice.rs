@@ -1,0 +1,153 @@
+//! Warnings no one else gives: claims that compose and run, but misbehave in ways KEDA, NATS
+//! and Kubernetes each see only half of. Each is a condition on the XR and claim while the
+//! situation lasts, and one Warning event when it begins, told apart from steady reconciles by
+//! the observed XR's conditions: nothing is remembered between calls.
+
+use crate::{
+    api::{input::Settings, spec::Spec, DEFAULT_GRACE_PERIOD},
+    document::tree::Tree,
+    observed::{condition_status, find_condition},
+    proto::v1::{Condition, Result as PbResult, Severity, Status, Target},
+};
+use std::time::Duration;
+
+/// KEDA counts unacknowledged messages as lag, and the threshold is below what pods hold.
+pub const LAG_BELOW_ACK_PENDING: &str = "LagBelowAckPending";
+/// Pods stopped at scale-in get less time than the consumer's ack wait.
+pub const GRACE_BELOW_ACK_WAIT: &str = "GraceBelowAckWait";
+/// Scaling from zero with a consumer nobody declared.
+pub const CONSUMER_NOT_DECLARED: &str = "ConsumerNotDeclared";
+/// A Secret or ConfigMap a rollout follows does not exist.
+pub const CONFIG_MISSING: &str = "ConfigMissing";
+
+/// One situation: its condition type, the reason while it lasts, and its message when it does.
+struct Situation {
+    kind: &'static str,
+    reason: &'static str,
+    now: Option<String>,
+}
+
+/// The conditions and events of every situation; `missing` names the referenced objects
+/// Crossplane found absent.
+pub fn advise<N: Tree>(
+    spec: &Spec,
+    settings: &Settings,
+    missing: &[String],
+    xr_status: Option<&N>,
+) -> (Vec<Condition>, Vec<PbResult>) {
+    let situations = [
+        Situation {
+            kind: LAG_BELOW_ACK_PENDING,
+            reason: "InFlightCountsAsLag",
+            now: lag_below_ack_pending(spec),
+        },
+        Situation {
+            kind: GRACE_BELOW_ACK_WAIT,
+            reason: "ShutdownBeforeAckWait",
+            now: grace_below_ack_wait(spec, settings),
+        },
+        Situation {
+            kind: CONSUMER_NOT_DECLARED,
+            reason: "ScaleFromZeroWithoutConsumer",
+            now: consumer_not_declared(spec),
+        },
+        Situation {
+            kind: CONFIG_MISSING,
+            reason: "NotFound",
+            now: (!missing.is_empty()).then(|| {
+                format!(
+                    "rolloutOnConfigChange follows objects that do not exist: {}; the pods keep \
+                     their config hash until they do, and cannot start while they read them",
+                    missing.join(", ")
+                )
+            }),
+        },
+    ];
+    let mut conditions = Vec::new();
+    let mut events = Vec::new();
+    for situation in situations {
+        let (status, reason, message) = match situation.now {
+            Some(message) => {
+                if condition_status(xr_status, situation.kind) != Some(Status::ConditionTrue) {
+                    events.push(PbResult {
+                        severity: Severity::Warning.into(),
+                        message: message.clone(),
+                        reason: Some(situation.kind.to_string()),
+                        target: Some(Target::CompositeAndClaim.into()),
+                    });
+                }
+                (Status::ConditionTrue, situation.reason, message)
+            }
+            // Reported as over only while the XR still shows it.
+            None if find_condition(xr_status, situation.kind).is_some() => (
+                Status::ConditionFalse,
+                "Resolved",
+                "no longer the case".to_string(),
+            ),
+            None => continue,
+        };
+        conditions.push(Condition {
+            r#type: situation.kind.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: Some(message),
+            target: Some(Target::CompositeAndClaim.into()),
+        });
+    }
+    (conditions, events)
+}
+
+fn lag_below_ack_pending(spec: &Spec) -> Option<String> {
+    let consumer = spec.nats.durable_consumer.as_ref()?;
+    let pending = consumer.effective_max_ack_pending();
+    let threshold = spec.scaling.lag_threshold;
+    (threshold < pending).then(|| {
+        let what = match consumer.max_ack_pending {
+            Some(_) => "nats.durableConsumer.maxAckPending".to_string(),
+            None => "NATS' default maxAckPending (nats.durableConsumer.maxAckPending is unset)"
+                .to_string(),
+        };
+        format!(
+            "spec.scaling.lagThreshold ({threshold}) is below {what} ({pending}): KEDA counts \
+             delivered but unacknowledged messages as lag, so the messages busy workers hold keep \
+             scaling them out towards maxReplicas; raise lagThreshold to at least {pending} or \
+             lower maxAckPending"
+        )
+    })
+}
+
+fn grace_below_ack_wait(spec: &Spec, settings: &Settings) -> Option<String> {
+    let consumer = spec.nats.durable_consumer.as_ref()?;
+    let wait = consumer.effective_ack_wait()?;
+    let grace = spec
+        .shutdown
+        .grace_period_seconds
+        .or(settings.defaults.shutdown.grace_period_seconds)
+        .unwrap_or(DEFAULT_GRACE_PERIOD);
+    let grace = Duration::from_secs(u64::try_from(grace).unwrap_or_default());
+    let which = match consumer.backoff.first() {
+        Some(first) => format!("{first}, backoff[0], which NATS uses in place of ackWait"),
+        None => consumer.ack_wait.clone(),
+    };
+    (grace < wait).then(|| {
+        format!(
+            "the grace period ({}s) is shorter than the consumer's ack wait ({which}): messages \
+             in flight on a pod stopped at scale-in are redelivered only once the ack wait is \
+             over; raise spec.shutdown.gracePeriodSeconds or shorten the ack wait",
+            grace.as_secs()
+        )
+    })
+}
+
+fn consumer_not_declared(spec: &Spec) -> Option<String> {
+    (spec.scaling.min_replicas == 0 && spec.nats.durable_consumer.is_none()).then(|| {
+        format!(
+            "spec.scaling.minReplicas is 0 and nats.durableConsumer is unset: KEDA reads the \
+             lag of consumer {:?} before any pod runs, so it must exist before the first pod \
+             starts or the worker never scales up (KEDA 2.18 even reads a missing consumer's lag \
+             as the stream's last sequence); declare it with nats.durableConsumer, or keep \
+             minReplicas at 1 or more",
+            spec.nats.consumer
+        )
+    })
+}
