@@ -5,6 +5,11 @@
 //
 // Only the trigger's natsServerMonitoringEndpoint is redirected to the test server; every other
 // trigger field is used exactly as rendered.
+//
+// With -expect found or missing the probe judges the scaler's answer itself. With -expect report
+// it prints what the server was sent and what the scaler answered, as JSON lines for the test to
+// judge; with -expect refused the consumer must be refused, and it prints the server's error.
+// Every JSON line starts with a word: "sent", "report" or "refused".
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +41,30 @@ type options struct {
 	ack        int
 	expect     string
 	consumer   string
+	subjects   string
+	publishOn  subjectCounts
+	fetch      int
+	noConsumer bool
+}
+
+// subjectCounts is a repeatable SUBJECT=COUNT flag: messages to publish on each subject.
+type subjectCounts []subjectCount
+
+type subjectCount struct {
+	subject string
+	count   int
+}
+
+func (s *subjectCounts) String() string { return fmt.Sprint(*s) }
+
+func (s *subjectCounts) Set(value string) error {
+	subject, count, ok := strings.Cut(value, "=")
+	n, err := strconv.Atoi(count)
+	if !ok || subject == "" || err != nil || n < 0 {
+		return fmt.Errorf("%q is not SUBJECT=COUNT", value)
+	}
+	*s = append(*s, subjectCount{subject, n})
+	return nil
 }
 
 func main() {
@@ -44,10 +74,15 @@ func main() {
 	flag.StringVar(&o.user, "user", "", "client user, for servers with configured accounts")
 	flag.StringVar(&o.password, "password", "", "client password")
 	flag.StringVar(&o.monitoring, "monitoring", "127.0.0.1:8222", "host:port of the test server's monitoring port")
-	flag.IntVar(&o.publish, "publish", 10, "messages to publish to the stream")
+	flag.IntVar(&o.publish, "publish", 10, "messages to publish on <stream in lower case>.work")
 	flag.IntVar(&o.ack, "ack", 0, "messages to fetch and acknowledge before asking the scaler again")
-	flag.StringVar(&o.expect, "expect", "found", "found: the scaler reads the lag; missing: it finds no consumer")
-	flag.StringVar(&o.consumer, "consumer-config", "", "JSON of a NACK Consumer spec to create the consumer from (default: explicit acks, nothing else)")
+	flag.StringVar(&o.expect, "expect", "found", "found: the scaler reads the lag; missing: it finds no consumer; "+
+		"report: print the scaler's answer; refused: the server refuses the consumer")
+	flag.StringVar(&o.consumer, "consumer-config", "", "JSON of a NACK Consumer spec to create the consumer from, as NACK does (default: explicit acks, nothing else)")
+	flag.StringVar(&o.subjects, "subjects", "", "comma-separated subjects of the stream (default: <stream in lower case>.work)")
+	flag.Var(&o.publishOn, "publish-on", "SUBJECT=COUNT: also publish COUNT messages on SUBJECT (repeatable)")
+	flag.IntVar(&o.fetch, "fetch", 0, "messages to fetch and leave unacknowledged before asking the scaler (report mode)")
+	flag.BoolVar(&o.noConsumer, "no-consumer", false, "create the stream only, as before NACK has created the consumer")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
@@ -79,23 +114,50 @@ func run(o options) error {
 		return err
 	}
 	subject := strings.ToLower(stream) + ".work"
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subject}}); err != nil {
+	subjects := []string{subject}
+	if o.subjects != "" {
+		subjects = strings.Split(o.subjects, ",")
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: subjects}); err != nil {
 		return fmt.Errorf("create stream %s: %w", stream, err)
 	}
-	config, err := consumerConfig(consumer, o.consumer)
-	if err != nil {
-		return err
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, stream, config)
-	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", consumer, err)
-	}
-	for i := 0; i < o.publish; i++ {
-		if _, err := js.Publish(ctx, subject, []byte(fmt.Sprintf("job %d", i))); err != nil {
-			return fmt.Errorf("publish: %w", err)
+	var cons jetstream.Consumer
+	if !o.noConsumer {
+		config, err := consumerConfig(stream, consumer, o.consumer)
+		if err != nil {
+			return err
+		}
+		if err := printJSON("sent", config); err != nil {
+			return err
+		}
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, config)
+		if o.expect == "refused" {
+			var refusal *jetstream.APIError
+			if errors.As(err, &refusal) {
+				return printJSON("refused", refusal)
+			}
+			return fmt.Errorf("expected the server to refuse consumer %s, got %v", consumer, err)
+		}
+		if err != nil {
+			return fmt.Errorf("create consumer %s: %w", consumer, err)
 		}
 	}
-	fmt.Printf("published %d messages to %s on stream %s\n", o.publish, subject, stream)
+	published := append(subjectCounts{{subject, o.publish}}, o.publishOn...)
+	for _, p := range published {
+		for i := 0; i < p.count; i++ {
+			if _, err := js.Publish(ctx, p.subject, []byte(fmt.Sprintf("job %d", i))); err != nil {
+				return fmt.Errorf("publish on %s: %w", p.subject, err)
+			}
+		}
+		if p.count > 0 {
+			fmt.Printf("published %d messages to %s on stream %s\n", p.count, p.subject, stream)
+		}
+	}
+	if o.fetch > 0 {
+		if err := fetchUnacked(cons, o.fetch); err != nil {
+			return err
+		}
+	}
 
 	trigger["natsServerMonitoringEndpoint"] = o.monitoring
 	scaler, err := scalers.NewNATSJetStreamScaler(&scalersconfig.ScalerConfig{
@@ -110,9 +172,23 @@ func run(o options) error {
 		return fmt.Errorf("KEDA refuses the trigger metadata: %w", err)
 	}
 	defer scaler.Close(ctx)
-	metricName := scaler.GetMetricSpecForScaling(ctx)[0].External.Metric.Name
+	spec := scaler.GetMetricSpecForScaling(ctx)[0].External
+	metricName := spec.Metric.Name
 
 	lag, active, err := measure(ctx, scaler, metricName)
+	if o.expect == "report" {
+		r := report{Metric: metricName, TargetType: string(spec.Target.Type), Lag: lag, Active: active}
+		if spec.Target.AverageValue != nil {
+			r.TargetAverageValue = spec.Target.AverageValue.String()
+		}
+		if spec.Target.Value != nil {
+			r.TargetValue = spec.Target.Value.String()
+		}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		return printJSON("report", r)
+	}
 	if o.expect == "missing" {
 		if err == nil && lag > 0 {
 			return fmt.Errorf("expected the scaler to find no consumer, but it read lag %d (active %v)", lag, active)
@@ -153,6 +229,47 @@ func run(o options) error {
 	if lag != want || active != (want > 0) {
 		return fmt.Errorf("expected lag %d after acks, got %d (active %v)", want, lag, active)
 	}
+	return nil
+}
+
+// report is what the scaler answered, for the test to judge.
+type report struct {
+	Metric             string `json:"metric"`
+	TargetType         string `json:"targetType"`
+	TargetAverageValue string `json:"targetAverageValue,omitempty"`
+	TargetValue        string `json:"targetValue,omitempty"`
+	Lag                int64  `json:"lag"`
+	Active             bool   `json:"active"`
+	Error              string `json:"error,omitempty"`
+}
+
+func printJSON(word string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s %s\n", word, data)
+	return nil
+}
+
+// fetchUnacked takes n messages as a worker would and leaves them unacknowledged: in flight,
+// counted by the server as num_ack_pending until the ack wait runs out.
+func fetchUnacked(cons jetstream.Consumer, n int) error {
+	if cons == nil {
+		return errors.New("-fetch needs a consumer")
+	}
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	fetched := 0
+	for range batch.Messages() {
+		fetched++
+	}
+	if fetched != n {
+		return fmt.Errorf("fetched %d messages, wanted %d (%v)", fetched, n, batch.Error())
+	}
+	fmt.Printf("fetched %d messages, left unacknowledged\n", fetched)
 	return nil
 }
 
@@ -217,38 +334,128 @@ func dig(obj map[string]any, keys ...string) any {
 	return current
 }
 
-// consumerConfig is the durable pull consumer the worker binds to: explicit acks, and the
-// settings of a NACK Consumer spec when one is given.
-func consumerConfig(name, nackSpec string) (jetstream.ConsumerConfig, error) {
-	config := jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy}
+// consumerConfig is the durable pull consumer the worker binds to. Without a NACK Consumer spec:
+// explicit acks, nothing else. With one: the configuration NACK's control loop sends for it
+// (nats-io/nack v0.22.4 internal/controller/consumer_controller.go consumerSpecToConfig, applied
+// over jsm.go v0.3.0's DefaultConsumer, which also names the consumer after its durable name).
+func consumerConfig(stream, name, nackSpec string) (jetstream.ConsumerConfig, error) {
 	if nackSpec == "" {
-		return config, nil
+		return jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy}, nil
 	}
-	var spec struct {
-		AckWait        string   `json:"ackWait"`
-		MaxDeliver     int      `json:"maxDeliver"`
-		MaxAckPending  int      `json:"maxAckPending"`
-		FilterSubjects []string `json:"filterSubjects"`
-		Backoff        []string `json:"backoff"`
+	var spec nackConsumerSpec
+	decoder := json.NewDecoder(strings.NewReader(nackSpec))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&spec); err != nil {
+		return jetstream.ConsumerConfig{}, fmt.Errorf("consumer spec (a field the probe does not translate yet?): %w", err)
 	}
-	if err := json.Unmarshal([]byte(nackSpec), &spec); err != nil {
-		return config, fmt.Errorf("consumer spec: %w", err)
+	if spec.StreamName != stream || spec.DurableName != name {
+		return jetstream.ConsumerConfig{}, fmt.Errorf(
+			"the Consumer is %s/%s but the trigger watches %s/%s: KEDA would read a consumer NACK never creates",
+			spec.StreamName, spec.DurableName, stream, name)
+	}
+	config := jetstream.ConsumerConfig{
+		Name:          spec.DurableName,
+		Durable:       spec.DurableName,
+		Description:   spec.Description,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+		MaxAckPending: spec.MaxAckPending,
+		MaxWaiting:    spec.MaxWaiting,
+		Replicas:      spec.Replicas,
+		Metadata:      spec.Metadata,
+	}
+	switch spec.AckPolicy {
+	case "none":
+		config.AckPolicy = jetstream.AckNonePolicy
+	case "all":
+		config.AckPolicy = jetstream.AckAllPolicy
+	case "explicit", "":
+	default:
+		return config, fmt.Errorf("ackPolicy %q: NACK accepts none, all, explicit", spec.AckPolicy)
+	}
+	switch spec.DeliverPolicy {
+	case "last":
+		config.DeliverPolicy = jetstream.DeliverLastPolicy
+	case "new":
+		config.DeliverPolicy = jetstream.DeliverNewPolicy
+	case "lastPerSubject":
+		config.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
+	case "all", "":
+	default:
+		return config, fmt.Errorf("deliverPolicy %q: the probe translates all, last, new, lastPerSubject", spec.DeliverPolicy)
+	}
+	switch spec.ReplayPolicy {
+	case "original":
+		config.ReplayPolicy = jetstream.ReplayOriginalPolicy
+	case "instant", "":
+	default:
+		return config, fmt.Errorf("replayPolicy %q: NACK accepts instant, original", spec.ReplayPolicy)
 	}
 	var err error
 	if spec.AckWait != "" {
 		if config.AckWait, err = time.ParseDuration(spec.AckWait); err != nil {
-			return config, err
+			return config, fmt.Errorf("invalid ack wait duration: %w", err)
 		}
 	}
+	if spec.InactiveThreshold != "" {
+		if config.InactiveThreshold, err = time.ParseDuration(spec.InactiveThreshold); err != nil {
+			return config, fmt.Errorf("invalid inactive threshold: %w", err)
+		}
+	}
+	switch {
+	case spec.FilterSubject != "" && len(spec.FilterSubjects) > 0:
+		return config, errors.New("cannot set both 'filterSubject' and 'filterSubjects'")
+	case spec.FilterSubject != "":
+		config.FilterSubject = spec.FilterSubject
+	// jsm.go sends a single filter as filter_subject, more as filter_subjects.
+	case len(spec.FilterSubjects) == 1:
+		config.FilterSubject = spec.FilterSubjects[0]
+	default:
+		config.FilterSubjects = spec.FilterSubjects
+	}
+	// NACK leaves 0 unsent (jsm.go refuses it); the server then delivers without limit.
 	config.MaxDeliver = spec.MaxDeliver
-	config.MaxAckPending = spec.MaxAckPending
-	config.FilterSubjects = spec.FilterSubjects
-	for _, b := range spec.Backoff {
+	for _, b := range spec.BackOff {
 		d, err := time.ParseDuration(b)
 		if err != nil {
-			return config, err
+			return config, fmt.Errorf("invalid backoff: %w", err)
 		}
 		config.BackOff = append(config.BackOff, d)
 	}
 	return config, nil
+}
+
+// nackConsumerSpec is the part of a NACK v1beta2 Consumer spec (pkg/jetstream/apis/jetstream/
+// v1beta2/consumertypes.go) the probe translates, and the connection and lifecycle fields, which
+// never reach the consumer's configuration. Any other field fails the probe, so a field the
+// function starts to render is translated here before the test can pass, not silently dropped.
+type nackConsumerSpec struct {
+	StreamName        string            `json:"streamName"`
+	DurableName       string            `json:"durableName"`
+	Description       string            `json:"description"`
+	DeliverPolicy     string            `json:"deliverPolicy"`
+	AckPolicy         string            `json:"ackPolicy"`
+	AckWait           string            `json:"ackWait"`
+	MaxDeliver        int               `json:"maxDeliver"`
+	MaxAckPending     int               `json:"maxAckPending"`
+	MaxWaiting        int               `json:"maxWaiting"`
+	FilterSubject     string            `json:"filterSubject"`
+	FilterSubjects    []string          `json:"filterSubjects"`
+	BackOff           []string          `json:"backoff"`
+	ReplayPolicy      string            `json:"replayPolicy"`
+	InactiveThreshold string            `json:"inactiveThreshold"`
+	Replicas          int               `json:"replicas"`
+	Metadata          map[string]string `json:"metadata"`
+
+	PreventDelete bool            `json:"preventDelete"`
+	PreventUpdate bool            `json:"preventUpdate"`
+	Account       string          `json:"account"`
+	Creds         string          `json:"creds"`
+	Nkey          string          `json:"nkey"`
+	Servers       []string        `json:"servers"`
+	TLS           json.RawMessage `json:"tls"`
+	TLSFirst      bool            `json:"tlsFirst"`
+	JSDomain      string          `json:"jsDomain"`
 }
