@@ -38,8 +38,9 @@ def ours(example, flags, input_file):
     args = [function_binary(), "render", example, "--input", input_file]
     if "--namespaced" in flags:
         args.append("--namespaced")
-    if "--observed" in flags:
-        args += ["--observed", REPO / flags[flags.index("--observed") + 1]]
+    for flag in ("--observed", "--required-resources"):
+        if flag in flags:
+            args += [flag, REPO / flags[flags.index(flag) + 1]]
     out = run(args).stdout
     ready = dict(re.findall(r"^# (\w+): (READY_\w+)$", out, re.M))
     events = [
@@ -65,11 +66,14 @@ def crossplane_render(crossplane, crossplane_core, server, xr_file, composition,
     )
 
 
-def crossplanes(xr, composition, xrd, observed, server, crossplane, crossplane_core, tmp_path):
-    """Crossplane's render of the same XR; returns the XR, resources by key, results."""
+def crossplanes(xr, composition, xrd, observed, required, server, crossplane, crossplane_core, tmp_path):
+    """Crossplane's render of the same XR, with `required` objects in its cluster; returns the
+    XR, resources by key, results."""
     xr_file = tmp_path / "xr.yaml"
     xr_file.write_text(yaml.safe_dump(xr))
     flags = ["--include-function-results"]
+    if required:
+        flags.append(f"--required-resources={required}")
     if observed:
         observed_file = tmp_path / "observed.yaml"
         observed_file.write_text(yaml.safe_dump_all(observed))
@@ -148,8 +152,11 @@ def test_crossplane_render_matches_ours(example, server, crossplane, crossplane_
         if namespace:
             doc["metadata"]["namespace"] = namespace
 
+    # The objects the function asks for (rolloutOnConfigChange), fetched by Crossplane's own
+    # requirements loop from the same file our render answers from.
+    required = REPO / flags[flags.index("--required-resources") + 1] if "--required-resources" in flags else None
     their_xr, their_composed, results = crossplanes(
-        xr, composition, xrd, observed, server, crossplane, crossplane_core, tmp_path
+        xr, composition, xrd, observed, required, server, crossplane, crossplane_core, tmp_path
     )
 
     assert sorted(their_composed) == sorted(our_composed), "composed resource keys"

@@ -2,7 +2,7 @@
 we ship and what we render: the XRDs and Compositions against Crossplane's CRDs (and their
 step inputs against our Input CRD), and every
 example's rendered XR and composed resources against the XR schema Crossplane derives from our
-XRD, the provider-kubernetes v1.2.1 and KEDA CRDs, and the Kubernetes schemas it carries.
+XRD, the provider-kubernetes v1.2.1, KEDA and NACK CRDs, and the Kubernetes schemas it carries.
 Nothing is downloaded, and a resource without a schema is an error."""
 
 import pytest
@@ -44,7 +44,7 @@ def test_every_rendered_manifest_passes(example, crossplane, schemas, tmp_path):
     rendered = tmp_path / "rendered.yaml"
     printed = run([function_binary(), "render", example, *flags]).stdout
     rendered.write_text(printed)
-    extensions = [xrd, schemas / "provider-kubernetes/v1.2.1", schemas / "keda"]
+    extensions = [xrd, schemas / "provider-kubernetes/v1.2.1", schemas / "keda", schemas / "nack"]
     out = validate(crossplane, extensions, rendered)
     # The XR and every composed resource (four, five with a PodDisruptionBudget, three
     # without a Service), each with a schema.
