@@ -23,8 +23,9 @@
 #   E2E_KEEP=1           keep the work directory (certificates, data, logs) after a green run
 #   E2E_LIVE=0           stop after the dry-run stages (needs only etcd, kube-apiserver,
 #                        kubectl and crossplane-core)
-#   E2E_EXTRA_CLAIMS=DIR also apply every claim in DIR and report whether it composed and
-#                        became Ready
+#   E2E_EXTRA_CLAIMS=DIR also apply every claim in DIR (in the claim flavour) and report
+#                        whether it composed, became Ready and shows what its durable consumer,
+#                        KEDA pause, fallback and pace, and rollout on config changes ask for
 #
 # Every process is started here, waits for readiness with a bound, is stopped by its PID on
 # exit (green or not), and logs into a directory whose tails are printed when a stage fails.

@@ -14,6 +14,10 @@ function_name=bizmatters-function-event-driven-service
 # How often provider-kubernetes re-reads an Object's resource; "two more reconciles" below are
 # measured in these.
 provider_poll=5
+# The TTL of the function's responses (its default, given explicitly). With realtime
+# compositions Crossplane runs the function again this long (+/- 10%) after a reconcile; nothing
+# else tells it that a Secret or ConfigMap the function read has changed.
+function_ttl=60
 
 # --- Garbage collection ----------------------------------------------------------------------
 # Crossplane deletes an XR by removing its finalizer and leaves the composed resources to
@@ -88,7 +92,8 @@ cp "$pki/function.key" "$function_certs/tls.key"
 cp "$pki/ca.crt" "$function_certs/ca.crt"
 function_port="$(free_port)"
 start_function() {
-  start function "$binary" --tls-certs-dir "$function_certs" --address "127.0.0.1:$function_port" --debug
+  start function "$binary" --tls-certs-dir "$function_certs" --address "127.0.0.1:$function_port" \
+    --ttl "${function_ttl}s" --debug
   wait_for 30 "the function listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$function_port"
 }
 start_function
@@ -408,11 +413,159 @@ live_flavour() {
   pass "$label: deleting $name removed its XR, its ${#refs[@]} composed resources and its four objects"
 }
 
-# extra_claim FILE: applies the claim in FILE and reports whether it composed (its four
-# objects exist) and became Ready (after the status patches); deletes it fully either way.
-# Returns non-zero unless both.
+# --- Extra claims ------------------------------------------------------------------------------
+
+# config_refs DOC: the Secrets and ConfigMaps the pods of the claim in DOC read, as secret/NAME
+# and configmap/NAME: what rolloutOnConfigChange hashes (pull secrets aside).
+config_refs() {
+  jq -r '.spec
+    | ([.secret1Name, .secret2Name, .secret3Name, .secret4Name, .secret5Name,
+        (.secretRefs // [])[].name, (.files // [])[].secret]
+        | map(select(. != null)) | unique[] | "secret/" + .),
+      ([(.configMapRefs // [])[].name, (.files // [])[].configMap]
+        | map(select(. != null)) | unique[] | "configmap/" + .)' <<<"$1"
+}
+
+# put_config NAMESPACE secret/NAME|configmap/NAME VALUE: creates the Secret or ConfigMap, or
+# replaces its data, with one throwaway key set to VALUE.
+put_config() {
+  local name=${2#*/}
+  case ${2%%/*} in
+    secret) kubectl -n "$1" create secret generic "$name" --from-literal E2E_SETTING="$3" --dry-run=client -o json ;;
+    configmap) kubectl -n "$1" create configmap "$name" --from-literal E2E_SETTING="$3" --dry-run=client -o json ;;
+  esac | kubectl apply --server-side --field-manager control-plane-test -f - >/dev/null
+}
+
+# config_hash NAMESPACE NAME: the config hash on the Deployment's pod template, if any.
+config_hash() {
+  kubectl -n "$1" get "deployment/$2" -o json |
+    jq -r '.spec.template.metadata.annotations["platform.bizmatters.io/config-hash"] // ""'
+}
+
+# new_config_hash NAMESPACE NAME OLD: the pod template carries a config hash (a sha256, 64 hex
+# digits) other than OLD; prints the one it carries when not.
+new_config_hash() {
+  local hash
+  hash="$(config_hash "$1" "$2")"
+  [[ $hash =~ ^[0-9a-f]{64}$ && $hash != "$3" ]] || { echo "config hash: ${hash:-none}"; return 1; }
+}
+
+# report_consumer_ready NAMESPACE NAME: the Consumer's status as NACK writes it once the
+# JetStream consumer exists (no NACK controller runs here).
+report_consumer_ready() {
+  local now generation
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  generation="$(kubectl -n "$1" get "consumer.jetstream.nats.io/$2" -o jsonpath='{.metadata.generation}')"
+  kubectl -n "$1" patch "consumer.jetstream.nats.io/$2" --subresource status --type merge -p "{\"status\":{
+    \"observedGeneration\":$generation,
+    \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Created\",
+      \"message\":\"Consumer successfully created\",\"lastTransitionTime\":\"$now\"}]}}" >/dev/null
+}
+
+# warning_events NAMESPACE RESOURCE: the Warning events on RESOURCE; on an XR, among them the
+# function's Warning and Fatal results.
+warning_events() {
+  local uid
+  uid="$(kubectl -n "$1" get "$2" -o jsonpath='{.metadata.uid}')" || return 0
+  # shellcheck disable=SC2016 # jq's variable
+  kubectl get events -A -o json | jq -r --arg uid "$uid" '.items[]
+    | select(.involvedObject.uid == $uid and .type == "Warning") | "\(.reason): \(.message)"' | sort -u
+}
+
+# live_has NAMESPACE RESOURCE WANT: every field of the JSON WANT is on RESOURCE (subset_jq).
+live_has() {
+  local live
+  live="$(kubectl -n "$1" get "$2" -o json)" || fail "$2 is missing"
+  jq -e --argjson want "$3" "$subset_jq" <<<"$live" >/dev/null ||
+    fail "$2 differs from $3: $(jq -c '{annotations: .metadata.annotations, spec}' <<<"$live")"
+}
+
+# as_claimed NAMESPACE NAME DOC: what the claim in DOC asks of its durable consumer, of KEDA's
+# pause, fallback and scaling pace, and of a rollout on config changes, is on the live objects.
+as_claimed() {
+  local ns=$1 name=$2 doc=$3 want
+  if jq -e '.spec.nats.durableConsumer != null' <<<"$doc" >/dev/null; then
+    want="$(jq -c '.spec.nats as $n | $n.durableConsumer as $d
+      | {spec: ({streamName: $n.stream, durableName: $n.consumer, deliverPolicy: "all",
+          ackPolicy: "explicit", ackWait: ($d.ackWait // "30s"), preventDelete: true}
+        + ($d | with_entries(select(.key | IN("maxDeliver", "maxAckPending", "filterSubjects", "backoff"))))
+        | with_entries(select(.value != null)))}' <<<"$doc")"
+    live_has "$ns" "consumer.jetstream.nats.io/$name-consumer" "$want"
+    # The URL NACK connects to, unless a NACK Account holds the connection.
+    if jq -e '.spec.nats.durableConsumer.accountRef == null' <<<"$doc" >/dev/null; then
+      kubectl -n "$ns" get "consumer.jetstream.nats.io/$name-consumer" -o json |
+        jq -e '.spec.servers | length > 0 and all(startswith("nats://"))' >/dev/null ||
+        fail "consumer.jetstream.nats.io/$name-consumer names no nats:// server"
+    fi
+  fi
+  # Fields the claim leaves unset drop out of WANT, empty objects with them.
+  want="$(jq -c '.spec.scaling as $s
+    | {metadata: {annotations: (if $s.paused == true then
+          {"autoscaling.keda.sh/paused": "true"}
+          + (if $s.pausedReplicas != null then {"autoscaling.keda.sh/paused-replicas": ($s.pausedReplicas | tostring)} else {} end)
+        else {} end)},
+       spec: ((if $s.fallback != null then {fallback: $s.fallback} else {} end)
+         + (if $s.behavior != null then {advanced: {horizontalPodAutoscalerConfig: {behavior: $s.behavior}}} else {} end))}
+    | walk(if type == "object" then with_entries(select(.value != {})) else . end)' <<<"$doc")"
+  live_has "$ns" "scaledobject/$name-scaler" "$want"
+  if jq -e '.spec.rolloutOnConfigChange == true' <<<"$doc" >/dev/null; then
+    # Crossplane fetches the Secrets and ConfigMaps for the function before it applies anything,
+    # so the first Deployment already carries the hash.
+    wait_for 60 "the config hash on deployment/$name" new_config_hash "$ns" "$name" ""
+  fi
+}
+
+# consumer_gates_ready NAMESPACE CLAIM CONSUMER: with the Deployment and the ScaledObject
+# reported ready but not yet the Consumer, the claim is not Ready and its ConsumerReady is not
+# True; once the Consumer reports Ready as NACK does, ConsumerReady turns True.
+consumer_gates_ready() {
+  local ns=$1 claim=$2 consumer=$3
+  wait_for 120 "DeploymentAvailable on $claim" has_condition "$claim" "$ns" DeploymentAvailable True
+  wait_for 120 "ScalerReady on $claim" has_condition "$claim" "$ns" ScalerReady True
+  ! has_condition "$claim" "$ns" Ready True || fail "$claim is Ready before its Consumer is"
+  local before
+  before="$(kubectl -n "$ns" get "$claim" -o jsonpath='{.status.conditions[?(@.type=="ConsumerReady")]}')"
+  [[ -n $before ]] || fail "$claim has no ConsumerReady condition"
+  ! has_condition "$claim" "$ns" ConsumerReady True ||
+    fail "$claim's ConsumerReady is True before its Consumer reported Ready: $before"
+  report_consumer_ready "$ns" "$consumer"
+  wait_for 120 "ConsumerReady True on $claim" has_condition "$claim" "$ns" ConsumerReady True
+  say "  ConsumerReady before the Consumer reported Ready: $(jq -c '{status, reason}' <<<"$before"); True after"
+}
+
+# config_change_rolls NAMESPACE NAME REF: a change to the data of REF (secret/NAME or
+# configmap/NAME) reaches the pod template as a new config hash. Nothing watches the objects a
+# function reads: the change waits for Crossplane's next run of the function, one TTL (+10%
+# jitter) after the last, then a reconcile and provider-kubernetes' apply of the Object.
+config_change_rolls() {
+  local ns=$1 name=$2 ref=$3 before started=$SECONDS
+  before="$(config_hash "$ns" "$name")"
+  put_config "$ns" "$ref" changed
+  wait_for $((function_ttl * 11 / 10 + 30)) "a new config hash on deployment/$name after $ref changed" \
+    new_config_hash "$ns" "$name" "$before"
+  say "  a change to $ref reached the pod template's config hash in $((SECONDS - started))s"
+}
+
+# extra_check FILE WHAT COMMAND...: runs COMMAND in a subshell, where a failed wait or check ends
+# only the subshell; says how it went, and keeps the failure in the extra claims' log.
+extra_check() {
+  local file=$1 what=$2
+  shift 2
+  if ("$@") 2>"$work/extra-check.err"; then
+    say "extra claim $file: $what"
+    return 0
+  fi
+  say "extra claim $file: NOT $what: $(sed '/^$/d; s/^FAILED: //' "$work/extra-check.err")"
+  cat "$work/extra-check.err" >>"$logs/extra-claims.log"
+  return 1
+}
+
+# extra_claim FILE: applies the claim in FILE and reports whether it composed (its objects
+# exist), became Ready (after the status patches) and shows on its objects what its scaling
+# fields ask for (see as_claimed, consumer_gates_ready, config_change_rolls); deletes it fully
+# either way. Returns non-zero unless all three.
 extra_claim() {
-  local file=$1 name ns composed=no ready=no
+  local file=$1 name ns composed=no ready=no checked=yes started=$SECONDS ref
   name="$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f "$file")"
   ns="$(kubectl create --dry-run=client -o jsonpath='{.metadata.namespace}' -f "$file")"
   ns=${ns:-default}
@@ -424,27 +577,57 @@ extra_claim() {
   jq -e '.spec.service.enabled != false' <<<"$doc" >/dev/null && objects+=("service/$name")
   jq -e '.spec.disruptionBudget != null and .spec.disruptionBudget.enabled != false' <<<"$doc" >/dev/null &&
     objects+=("poddisruptionbudget/$name")
+  # The durable consumer, a NACK Consumer. Not among the objects whose deletion is awaited: it
+  # may outlive the claim.
+  local consumer="" composed_objects=("${objects[@]}")
+  if jq -e '.spec.nats.durableConsumer != null' <<<"$doc" >/dev/null; then
+    consumer="$name-consumer"
+    composed_objects+=("consumer.jetstream.nats.io/$consumer")
+  fi
   kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
+  # The Secrets and ConfigMaps whose data a rollout on config changes hashes exist first, in the
+  # claim's namespace. Crossplane reads them for the function with this setup's admin
+  # credentials; installed by Helm, its ClusterRole grants get, list and watch on both.
+  local config=()
+  if jq -e '.spec.rolloutOnConfigChange == true' <<<"$doc" >/dev/null; then
+    mapfile -t config < <(config_refs "$doc")
+    for ref in "${config[@]}"; do put_config "$ns" "$ref" initial; done
+  fi
   if ! kubectl -n "$ns" apply --server-side --field-manager developer -f "$file" >>"$logs/extra-claims.log" 2>&1; then
     say "extra claim $file: refused by the API server (see $logs/extra-claims.log)"
     return 1
   fi
   # Run in subshells: a wait that runs out fails only the subshell, and the report goes on.
-  if (wait_for 120 "$file composed" kubectl -n "$ns" get "${objects[@]}") 2>>"$logs/extra-claims.log"; then
+  if (wait_for 120 "$file composed" kubectl -n "$ns" get "${composed_objects[@]}") 2>>"$logs/extra-claims.log"; then
     composed=yes
+    extra_check "$file" "its objects show what its consumer, scaling and rollout fields ask for" \
+      as_claimed "$ns" "$name" "$doc" || checked=no
     report_available "$ns" "$name"
     patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is ready"
+    if [[ -n $consumer ]]; then
+      # Failed before its status patch, the Consumer still gets one: Ready is reported apart.
+      extra_check "$file" "not Ready before its Consumer reports Ready, ConsumerReady True after" \
+        consumer_gates_ready "$ns" "$claim" "$consumer" ||
+        { checked=no; report_consumer_ready "$ns" "$consumer" || true; }
+    fi
     (wait_for 120 "$file Ready" has_condition "$claim" "$ns" Ready True) 2>>"$logs/extra-claims.log" && ready=yes
+    if [[ $ready == yes && ${#config[@]} -gt 0 ]]; then
+      # The last one: a ConfigMap when the pods read one (config_refs lists Secrets first).
+      local changed=${config[-1]}
+      extra_check "$file" "a change to $changed rolls its pods" \
+        config_change_rolls "$ns" "$name" "$changed" || checked=no
+    fi
   fi
-  say "extra claim $file: composed=$composed ready=$ready"
+  say "extra claim $file: composed=$composed ready=$ready checks=$([[ $checked == yes ]] && echo passed || echo failed) ($((SECONDS - started))s)"
   local xr=""
   [[ -z $(kubectl -n "$ns" get "$claim" -o jsonpath='{.spec.resourceRef.name}') ]] ||
     xr="$(xr_of "$ns" "$claim")"
-  if [[ $composed == no || $ready == no ]]; then
+  if [[ $composed == no || $ready == no || $checked == no ]]; then
     # The function's whole Fatal message is on the claim's XR (its Synced condition); the
-    # claim carries it as SpecValid=False.
+    # claim carries it as SpecValid=False. Its Warning results are events on the XR.
     if [[ -n $xr ]]; then
       say "  $xr: $(kubectl -n "$ns" get "$xr" -o jsonpath='{range .status.conditions[?(@.status!="True")]}{.type}: {.message}{"\n"}{end}')"
+      say "  $xr warnings: $(warning_events "$ns" "$xr")"
     fi
     kubectl -n "$ns" get "$claim" ${xr:+"$xr"} -o yaml >>"$logs/extra-claims.log" 2>&1
   fi
@@ -453,7 +636,12 @@ extra_claim() {
   else
     kubectl -n "$ns" delete "$claim" --timeout 120s >/dev/null
   fi
-  [[ $composed == yes && $ready == yes ]]
+  if [[ -n $consumer ]] && kubectl -n "$ns" get "consumer.jetstream.nats.io/$consumer" >/dev/null 2>&1; then
+    say "  consumer.jetstream.nats.io/$consumer outlived the claim; deleted here"
+    kubectl -n "$ns" delete "consumer.jetstream.nats.io/$consumer" --timeout 60s >/dev/null
+  fi
+  for ref in "${config[@]}"; do kubectl -n "$ns" delete "$ref" --ignore-not-found >/dev/null; done
+  [[ $composed == yes && $ready == yes && $checked == yes ]]
 }
 
 say "Live: Crossplane v1 flavour (claim)"
@@ -461,8 +649,8 @@ check_xrd apis/definition.yaml
 check_composition apis/composition.yaml
 live_flavour "claim" examples/minimal-claim.yaml .
 
-# Extra claims (E2E_EXTRA_CLAIMS=DIR): each is applied, and reported as composed and Ready,
-# without editing this script.
+# Extra claims (E2E_EXTRA_CLAIMS=DIR): each is applied, and reported as composed, Ready and
+# showing what its scaling fields ask for, without editing this script.
 if [[ -n ${E2E_EXTRA_CLAIMS:-} ]]; then
   extra_files=("$E2E_EXTRA_CLAIMS"/*.yaml)
   [[ -e ${extra_files[0]} ]] || fail "E2E_EXTRA_CLAIMS=$E2E_EXTRA_CLAIMS holds no *.yaml file"
@@ -471,8 +659,8 @@ if [[ -n ${E2E_EXTRA_CLAIMS:-} ]]; then
     extra_claim "$file" || extra_failed+=("$file")
   done
   ((${#extra_failed[@]} == 0)) ||
-    fail "extra claims that did not compose or become Ready: ${extra_failed[*]} (see $logs/extra-claims.log)"
-  pass "all ${#extra_files[@]} extra claims in $E2E_EXTRA_CLAIMS composed and became Ready"
+    fail "extra claims that did not compose, become Ready or pass their checks: ${extra_failed[*]} (see $logs/extra-claims.log)"
+  pass "all ${#extra_files[@]} extra claims in $E2E_EXTRA_CLAIMS composed, became Ready and passed their checks"
 fi
 delete_xrd apis/definition.yaml
 
