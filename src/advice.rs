@@ -4,7 +4,7 @@
 //! the observed XR's conditions: nothing is remembered between calls.
 
 use crate::{
-    api::{input::Settings, spec::Spec, DEFAULT_GRACE_PERIOD},
+    api::{grace_period_seconds, input::Settings, spec::Spec},
     document::tree::Tree,
     observed::{condition_status, find_condition},
     proto::v1::{Condition, Result as PbResult, Severity, Status, Target},
@@ -119,24 +119,19 @@ fn lag_below_ack_pending(spec: &Spec) -> Option<String> {
 fn grace_below_ack_wait(spec: &Spec, settings: &Settings) -> Option<String> {
     let consumer = spec.nats.durable_consumer.as_ref()?;
     let wait = consumer.effective_ack_wait()?;
-    let grace = spec
-        .shutdown
-        .grace_period_seconds
-        .or(settings.defaults.shutdown.grace_period_seconds)
-        .unwrap_or(DEFAULT_GRACE_PERIOD);
-    let grace = Duration::from_secs(u64::try_from(grace).unwrap_or_default());
+    let grace = grace_period_seconds(spec, settings);
+    if Duration::from_secs(u64::try_from(grace).unwrap_or_default()) >= wait {
+        return None;
+    }
     let which = match consumer.backoff.first() {
         Some(first) => format!("{first}, backoff[0], which NATS uses in place of ackWait"),
         None => consumer.ack_wait.clone(),
     };
-    (grace < wait).then(|| {
-        format!(
-            "the grace period ({}s) is shorter than the consumer's ack wait ({which}): messages \
-             in flight on a pod stopped at scale-in are redelivered only once the ack wait is \
-             over; raise spec.shutdown.gracePeriodSeconds or shorten the ack wait",
-            grace.as_secs()
-        )
-    })
+    Some(format!(
+        "the grace period ({grace}s) is shorter than the consumer's ack wait ({which}): messages \
+         in flight on a pod stopped at scale-in are redelivered only once the ack wait is \
+         over; raise spec.shutdown.gracePeriodSeconds or shorten the ack wait"
+    ))
 }
 
 fn consumer_not_declared(spec: &Spec) -> Option<String> {

@@ -84,7 +84,15 @@ fn output_problem(settings: &Settings, placement: &Placement) -> Option<FieldErr
 }
 
 /// Kubernetes' grace period when neither the claim nor the platform sets one.
-pub(crate) const DEFAULT_GRACE_PERIOD: i64 = 30;
+const DEFAULT_GRACE_PERIOD: i64 = 30;
+
+/// The seconds a stopping pod gets: the claim's, the platform's, or Kubernetes' 30.
+pub(crate) fn grace_period_seconds(spec: &Spec, settings: &Settings) -> i64 {
+    spec.shutdown
+        .grace_period_seconds
+        .or(settings.defaults.shutdown.grace_period_seconds)
+        .unwrap_or(DEFAULT_GRACE_PERIOD)
+}
 
 /// Mistakes that only show once the claim's fields meet the platform's defaults: the spec and
 /// the Input are each checked on their own before this.
@@ -114,11 +122,7 @@ fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
             "input.defaults.shutdown.preStopSleepSeconds",
         ),
     };
-    let grace = spec
-        .shutdown
-        .grace_period_seconds
-        .or(defaults.shutdown.grace_period_seconds)
-        .unwrap_or(DEFAULT_GRACE_PERIOD);
+    let grace = grace_period_seconds(spec, settings);
     if let Some(sleep) = sleep.filter(|s| *s >= grace) {
         errors.push(FieldError::new(
             sleep_path,
