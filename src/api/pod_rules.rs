@@ -9,6 +9,7 @@ use crate::{
 };
 use k8s_openapi::api::core::v1::Affinity;
 use regex::Regex;
+use serde::Deserialize;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -218,7 +219,7 @@ fn toleration_problem<N: Tree>(toleration: &N, path: &str) -> Option<FieldError>
 /// A Kubernetes Affinity that does not read as one, or carries a field it does not have.
 fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
     let given: Value = tree::deserialize(affinity, &[]).ok()?;
-    let typed: Affinity = match serde_json::from_value(given.clone()) {
+    let typed = match Affinity::deserialize(&given) {
         Ok(typed) => typed,
         Err(e) => {
             return Some(FieldError::new(
@@ -228,26 +229,34 @@ fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
         }
     };
     let read = serde_json::to_value(typed).unwrap_or(Value::Null);
-    first_unknown(&given, &read, path)
-        .map(|at| FieldError::new(at, "unknown field of a Kubernetes Affinity"))
+    let mut lost = first_unknown(&given, &read)?;
+    lost.reverse();
+    Some(FieldError::new(
+        path.to_string() + &lost.concat(),
+        "unknown field of a Kubernetes Affinity",
+    ))
 }
 
-/// The path of the first field of `given` that `read` lost.
-fn first_unknown(given: &Value, read: &Value, path: &str) -> Option<String> {
+/// Where the first field of `given` that `read` lost sits below them, as path segments
+/// (`.key`, `[i]`) from the innermost out; spelt out only for a field that was lost.
+fn first_unknown(given: &Value, read: &Value) -> Option<Vec<String>> {
     match (given, read) {
         (Value::Object(given), Value::Object(read)) => given.iter().find_map(|(key, value)| {
-            let at = format!("{path}.{key}");
-            match read.get(key) {
-                None if !value.is_null() => Some(at),
-                None => None,
-                Some(kept) => first_unknown(value, kept, &at),
-            }
+            let mut below = match read.get(key) {
+                None if !value.is_null() => Vec::new(),
+                None => return None,
+                Some(kept) => first_unknown(value, kept)?,
+            };
+            below.push(format!(".{key}"));
+            Some(below)
         }),
-        (Value::Array(given), Value::Array(read)) => given
-            .iter()
-            .zip(read)
-            .enumerate()
-            .find_map(|(i, (g, r))| first_unknown(g, r, &format!("{path}[{i}]"))),
+        (Value::Array(given), Value::Array(read)) => {
+            given.iter().zip(read).enumerate().find_map(|(i, (g, r))| {
+                let mut below = first_unknown(g, r)?;
+                below.push(format!("[{i}]"));
+                Some(below)
+            })
+        }
         _ => None,
     }
 }
