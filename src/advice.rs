@@ -6,7 +6,7 @@
 use crate::{
     api::{grace_period_seconds, input::Settings, spec::Spec},
     document::tree::Tree,
-    observed::{condition_status, find_condition},
+    observed::{condition_status, situation},
     proto::v1::{Condition, Result as PbResult, Severity, Status, Target},
 };
 use std::time::Duration;
@@ -65,34 +65,23 @@ pub fn advise<N: Tree>(
     ];
     let mut conditions = Vec::new();
     let mut events = Vec::new();
-    for situation in situations {
-        let (status, reason, message) = match situation.now {
-            Some(message) => {
-                if condition_status(xr_status, situation.kind) != Some(Status::ConditionTrue) {
-                    events.push(PbResult {
-                        severity: Severity::Warning.into(),
-                        message: message.clone(),
-                        reason: Some(situation.kind.to_string()),
-                        target: Some(Target::CompositeAndClaim.into()),
-                    });
-                }
-                (Status::ConditionTrue, situation.reason, message)
-            }
-            // Reported as over only while the XR still shows it.
-            None if find_condition(xr_status, situation.kind).is_some() => (
-                Status::ConditionFalse,
-                "Resolved",
-                "no longer the case".to_string(),
-            ),
-            None => continue,
-        };
-        conditions.push(Condition {
-            r#type: situation.kind.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message: Some(message),
-            target: Some(Target::CompositeAndClaim.into()),
-        });
+    for Situation { kind, reason, now } in situations {
+        // One Warning when the situation begins, none while it lasts.
+        let begins = || condition_status(xr_status, kind) != Some(Status::ConditionTrue);
+        if let Some(message) = now.as_ref().filter(|_| begins()) {
+            events.push(PbResult {
+                severity: Severity::Warning.into(),
+                message: message.clone(),
+                reason: Some(kind.to_string()),
+                target: Some(Target::CompositeAndClaim.into()),
+            });
+        }
+        conditions.extend(situation(
+            xr_status,
+            kind,
+            now.map(|message| (Status::ConditionTrue, reason, message)),
+            (Status::ConditionFalse, "Resolved", "no longer the case"),
+        ));
     }
     (conditions, events)
 }

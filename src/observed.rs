@@ -153,17 +153,35 @@ pub fn spec_validity<N: Tree>(
     xr_status: Option<&N>,
     mistakes: Option<String>,
 ) -> Option<Condition> {
-    let (status, reason, message) = match mistakes {
-        Some(message) => (Status::ConditionFalse, REASON_INVALID, message),
-        None if find_condition(xr_status, SPEC_VALID).is_some() => (
+    situation(
+        xr_status,
+        SPEC_VALID,
+        mistakes.map(|message| (Status::ConditionFalse, REASON_INVALID, message)),
+        (
             Status::ConditionTrue,
             "Valid",
-            "the spec and the function Input can be composed".to_string(),
+            "the spec and the function Input can be composed",
         ),
+    )
+}
+
+/// The condition `kind` of a situation: `now` (status, reason, message) while it lasts;
+/// once it is over, `over`, but only while the XR still shows the condition, so a situation
+/// that never arose shows nothing. Nothing is remembered between calls: the observed XR's
+/// conditions are the memory.
+pub(crate) fn situation<N: Tree>(
+    xr_status: Option<&N>,
+    kind: &str,
+    now: Option<(Status, &str, String)>,
+    over: (Status, &str, &str),
+) -> Option<Condition> {
+    let (status, reason, message) = match now {
+        Some(now) => now,
+        None if find_condition(xr_status, kind).is_some() => (over.0, over.1, over.2.to_string()),
         None => return None,
     };
     Some(Condition {
-        r#type: SPEC_VALID.into(),
+        r#type: kind.into(),
         status: status.into(),
         reason: reason.into(),
         message: Some(message),
