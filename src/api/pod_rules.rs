@@ -4,7 +4,10 @@
 //! and leave out the fields the structural check already refused.
 
 use crate::{
-    api::{field_error::FieldError, rules::items},
+    api::{
+        field_error::FieldError,
+        rules::{items, unrefused},
+    },
     document::tree::{self, Node, Tree},
 };
 use k8s_openapi::api::core::v1::Affinity;
@@ -35,7 +38,6 @@ pub const OWNED_LABELS: [&str; 4] = [
 
 /// Every broken rule of the pod fields of `spec`, leaving out the paths in `wrong`.
 pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
-    let ok = |path: &str| !wrong.iter().any(|e| e.path.starts_with(path));
     let mut errors = Vec::new();
 
     let mut mounts = Vec::new();
@@ -53,7 +55,7 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
         for (j, item) in items(file.get("items")).iter().enumerate() {
             let at = format!("{path}.items[{j}].path");
             let relative = item.get("path").and_then(Tree::as_str).unwrap_or_default();
-            if ok(&at) && relative.split('/').any(|part| part == "..") {
+            if unrefused(wrong, &at) && relative.split('/').any(|part| part == "..") {
                 errors.push(FieldError::new(at, "must not contain a `..` segment"));
             }
         }
@@ -63,7 +65,7 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
             mounts.push((dir.to_string(), format!("spec.tmpDirs[{i}]")));
         }
     }
-    mounts.retain(|(_, path)| ok(path));
+    mounts.retain(|(_, path)| unrefused(wrong, path));
     errors.extend(overlapping_mounts(&mounts));
 
     for kind in ["liveness", "readiness", "startup"] {
@@ -86,7 +88,7 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
                 errors.push(FieldError::new(path.as_str(), problem));
             }
             let value = value.as_str().unwrap_or_default();
-            if label && ok(&path) && !value.is_empty() && !NAME.is_match(value) {
+            if label && unrefused(wrong, &path) && !value.is_empty() && !NAME.is_match(value) {
                 errors.push(FieldError::new(
                     path.as_str(),
                     format!("must be a label value (at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; got {value:?})"),
@@ -112,7 +114,7 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
         errors.extend(affinity_problem(affinity, "spec.scheduling.affinity"));
     }
     if let Some(budget) = spec.get("disruptionBudget") {
-        errors.extend(budget_problems(budget, "spec.disruptionBudget", &ok));
+        errors.extend(budget_problems(budget, "spec.disruptionBudget", wrong));
     }
     if let Some(shutdown) = spec.get("shutdown") {
         errors.extend(shutdown_problem(shutdown, "spec.shutdown"));
@@ -122,20 +124,19 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
 
 /// Every broken rule of the worker defaults in the function Input, at `input.defaults.*`.
 pub fn defaults_problems<N: Tree>(defaults: &N, wrong: &[FieldError]) -> Vec<FieldError> {
-    let ok = |path: &str| !wrong.iter().any(|e| e.path.starts_with(path));
     let at = "input.defaults";
     let mounts: Vec<_> = items(defaults.get("tmpDirs"))
         .iter()
         .enumerate()
         .filter_map(|(i, d)| Some((d.as_str()?.to_string(), format!("{at}.tmpDirs[{i}]"))))
-        .filter(|(_, path)| ok(path))
+        .filter(|(_, path)| unrefused(wrong, path))
         .collect();
     let mut errors = overlapping_mounts(&mounts);
     if let Some(budget) = defaults.get("disruptionBudget") {
         errors.extend(budget_problems(
             budget,
             &format!("{at}.disruptionBudget"),
-            &ok,
+            wrong,
         ));
     }
     if let Some(shutdown) = defaults.get("shutdown") {
@@ -262,7 +263,7 @@ fn first_unknown(given: &Value, read: &Value) -> Option<Vec<String>> {
 }
 
 /// Both counts set, or a percentage that is not one.
-fn budget_problems<N: Tree>(budget: &N, path: &str, ok: &dyn Fn(&str) -> bool) -> Vec<FieldError> {
+fn budget_problems<N: Tree>(budget: &N, path: &str, wrong: &[FieldError]) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if budget.get("maxUnavailable").is_some() && budget.get("minAvailable").is_some() {
         errors.push(FieldError::new(
@@ -272,7 +273,7 @@ fn budget_problems<N: Tree>(budget: &N, path: &str, ok: &dyn Fn(&str) -> bool) -
     }
     for key in ["maxUnavailable", "minAvailable"] {
         let at = format!("{path}.{key}");
-        let Some(value) = budget.get(key).filter(|_| ok(&at)) else {
+        let Some(value) = budget.get(key).filter(|_| unrefused(wrong, &at)) else {
             continue;
         };
         let valid = match value.as_str() {

@@ -104,8 +104,7 @@ enum Seen<'a> {
 impl Rules<'_> {
     /// The string at `path`, unless it is absent or structurally wrong.
     fn text<'n, N: Tree>(&self, value: Option<&'n N>, path: &str) -> Option<&'n str> {
-        let text = value?.as_str()?;
-        (!self.wrong.iter().any(|e| e.path == path)).then_some(text)
+        checked(value, path, self.wrong)?.as_str()
     }
 
     /// A Secret or ConfigMap mounted whole or key by key; `whole` is where whole ones count.
@@ -159,6 +158,28 @@ impl Rules<'_> {
     }
 }
 
+/// Whether the structural check left `path` alone: it found no mistake at the field or
+/// anywhere below it. The rules read only such fields, so each mistake is reported once, by
+/// the check that states it best.
+pub(crate) fn unrefused(wrong: &[FieldError], path: &str) -> bool {
+    !wrong.iter().any(|e| {
+        e.path
+            .strip_prefix(path)
+            .is_some_and(|below| below.is_empty() || below.starts_with(['.', '[']))
+    })
+}
+
+/// The value at `path`, unless it is absent, null, or refused by the structural check.
+pub(crate) fn checked<'n, N: Tree>(
+    value: Option<&'n N>,
+    path: &str,
+    wrong: &[FieldError],
+) -> Option<&'n N> {
+    value
+        .filter(|v| !v.is_null())
+        .filter(|_| unrefused(wrong, path))
+}
+
 /// Whether a name is a C identifier, as environment variable names must be.
 fn is_c_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -171,4 +192,31 @@ fn is_c_identifier(name: &str) -> bool {
 /// The items of a list field; none when it is absent or no list.
 pub(crate) fn items<N: Tree>(value: Option<&N>) -> &[N] {
     value.and_then(Tree::as_list).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_field_is_the_field_or_anything_below_it() {
+        let wrong = [
+            FieldError::new("spec.tmpDirs[10]", "must be an absolute path"),
+            FieldError::new("spec.files[0].items[1].path", "required"),
+            FieldError::new("spec.scaling.minReplicas", "must be between 0 and 1000"),
+        ];
+        for (path, refused) in [
+            ("spec.tmpDirs[10]", true),
+            ("spec.tmpDirs[1]", false),
+            ("spec.files[0]", true),
+            ("spec.files[0].items[1]", true),
+            ("spec.files[0].items", true),
+            ("spec.files[0].item", false),
+            ("spec.scaling.minReplicas", true),
+            ("spec.scaling.min", false),
+            ("spec.scaling.maxReplicas", false),
+        ] {
+            assert_eq!(!unrefused(&wrong, path), refused, "{path}");
+        }
+    }
 }

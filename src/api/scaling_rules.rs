@@ -4,7 +4,12 @@
 //! structural check already refused.
 
 use crate::{
-    api::{field_error::FieldError, go_duration, rules::items, schema},
+    api::{
+        field_error::FieldError,
+        go_duration,
+        rules::{checked, items},
+        schema,
+    },
     document::tree::Tree,
 };
 use std::time::Duration;
@@ -22,18 +27,11 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
     errors
 }
 
-/// The value at `path` unless the structural check refused it.
-fn valid<'n, N: Tree>(value: Option<&'n N>, path: &str, wrong: &[FieldError]) -> Option<&'n N> {
-    value
-        .filter(|v| !v.is_null())
-        .filter(|_| !wrong.iter().any(|e| e.path == path))
-}
-
 /// `minReplicas <= maxReplicas`, and the fallback and paused counts between them; a count
 /// left out has the XRD's default.
 fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldError>) {
     let count = |key: &str| match scaling.get(key).filter(|v| !v.is_null()) {
-        Some(v) => valid(Some(v), &format!("spec.scaling.{key}"), wrong).and_then(Tree::as_i64),
+        Some(v) => checked(Some(v), &format!("spec.scaling.{key}"), wrong).and_then(Tree::as_i64),
         None => schema::spec_schema()
             .pointer(&format!("/properties/scaling/properties/{key}/default"))
             .and_then(serde_json::Value::as_i64),
@@ -49,7 +47,7 @@ fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldEr
         return;
     }
     let within = |path: &str, value: Option<&N>, why: &str| {
-        let n = valid(value, path, wrong)?.as_i64()?;
+        let n = checked(value, path, wrong)?.as_i64()?;
         (n < min || n > max).then(|| {
             FieldError::new(
                 path,
@@ -74,7 +72,7 @@ fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldEr
 fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Vec<FieldError>) {
     let at = "spec.nats.durableConsumer";
     let duration = |value: Option<&N>, path: &str| -> Option<Duration> {
-        go_duration::parse(valid(value, path, wrong)?.as_str()?).ok()
+        go_duration::parse(checked(value, path, wrong)?.as_str()?).ok()
     };
     let ack_wait_path = format!("{at}.ackWait");
     if duration(consumer.get("ackWait"), &ack_wait_path) == Some(Duration::ZERO) {
@@ -85,7 +83,7 @@ fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Ve
     }
     let max_deliver_path = format!("{at}.maxDeliver");
     let max_deliver =
-        valid(consumer.get("maxDeliver"), &max_deliver_path, wrong).and_then(Tree::as_i64);
+        checked(consumer.get("maxDeliver"), &max_deliver_path, wrong).and_then(Tree::as_i64);
     if max_deliver == Some(0) {
         errors.push(FieldError::new(
             max_deliver_path.as_str(),
@@ -131,11 +129,11 @@ fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Ve
     let filters = items(consumer.get("filterSubjects"));
     for (i, subject) in filters.iter().enumerate() {
         let path = format!("{at}.filterSubjects[{i}]");
-        let Some(subject) = valid(Some(subject), &path, wrong).and_then(Tree::as_str) else {
+        let Some(subject) = checked(Some(subject), &path, wrong).and_then(Tree::as_str) else {
             continue;
         };
         let earlier = filters[..i].iter().enumerate().find(|(j, other)| {
-            valid(Some(*other), &format!("{at}.filterSubjects[{j}]"), wrong)
+            checked(Some(*other), &format!("{at}.filterSubjects[{j}]"), wrong)
                 .and_then(Tree::as_str)
                 .is_some_and(|other| subjects_overlap(subject, other))
         });
