@@ -6,7 +6,9 @@
 use crate::{
     api::{
         field_error::FieldError,
-        pod_rules, schema,
+        pod_rules,
+        rules::checked,
+        schema,
         spec::{DisruptionBudget, Shutdown, Size, Spread},
         structural,
     },
@@ -213,9 +215,8 @@ fn requests_within_limits(input: &Value, errors: &mut Vec<FieldError>) {
         for (request, limit) in [("cpuRequest", "cpuLimit"), ("memoryRequest", "memoryLimit")] {
             let path = |key| format!("input.sizes.{size}.{key}");
             let quantity = |key| {
-                let text = row.get(key).and_then(Value::as_str)?;
-                let wrong = errors.iter().any(|e| e.path == path(key));
-                Some((text, quantity_value(text).filter(|_| !wrong)?))
+                let text = checked(row.get(key), &path(key), errors)?.as_str()?;
+                Some((text, quantity_value(text)?))
             };
             if let (Some((request_text, r)), Some((limit_text, l))) =
                 (quantity(request), quantity(limit))
