@@ -304,3 +304,38 @@ fn shutdown_problem<N: Tree>(shutdown: &N, path: &str) -> Option<FieldError> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_lost_affinity_field_is_named_where_it_sits() {
+        let term = |extra: Value| {
+            json!({"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
+                extra,
+            ]}})
+        };
+        let cases = [
+            (json!({"nodeAfinity": {}}), Some("spec.scheduling.affinity.nodeAfinity")),
+            (
+                json!({"nodeAffinity": term(json!({"matchFeilds": []}))}),
+                Some("spec.scheduling.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[1].matchFeilds"),
+            ),
+            (json!({"nodeAffinity": term(json!({"matchFields": []}))}), None),
+            (json!({"nodeAffinity": null}), None),
+        ];
+        for (affinity, want) in cases {
+            let got = affinity_problem(&affinity, "spec.scheduling.affinity");
+            assert_eq!(got.as_ref().map(|e| e.path.as_str()), want, "{affinity}");
+        }
+        let wrong_shape =
+            affinity_problem(&json!({"nodeAffinity": []}), "spec.scheduling.affinity");
+        assert!(
+            wrong_shape.is_some_and(|e| e.path == "spec.scheduling.affinity"
+                && e.message.starts_with("must be a Kubernetes Affinity ("))
+        );
+    }
+}
