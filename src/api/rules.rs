@@ -158,18 +158,15 @@ impl Rules<'_> {
     }
 }
 
-/// Whether the structural check left `path` alone: it found no mistake at the field or
-/// anywhere below it. The rules read only such fields, so each mistake is reported once, by
-/// the check that states it best.
+/// Whether the mistakes found so far (the structural check's, and those of the rules run
+/// before) leave the field at `path` alone. The rules read only such fields, so each mistake
+/// is reported once, by the check that states it best. The match is exact: the rules read
+/// scalars, and a scalar of the wrong shape is reported at its own path, never below it.
 pub(crate) fn unrefused(wrong: &[FieldError], path: &str) -> bool {
-    !wrong.iter().any(|e| {
-        e.path
-            .strip_prefix(path)
-            .is_some_and(|below| below.is_empty() || below.starts_with(['.', '[']))
-    })
+    !wrong.iter().any(|e| e.path == path)
 }
 
-/// The value at `path`, unless it is absent, null, or refused by the structural check.
+/// The value at `path`, unless it is absent, null, or refused by a mistake found so far.
 pub(crate) fn checked<'n, N: Tree>(
     value: Option<&'n N>,
     path: &str,
@@ -199,22 +196,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_refused_field_is_the_field_or_anything_below_it() {
+    fn a_refused_field_is_that_field_alone() {
         let wrong = [
             FieldError::new("spec.tmpDirs[10]", "must be an absolute path"),
-            FieldError::new("spec.files[0].items[1].path", "required"),
-            FieldError::new("spec.scaling.minReplicas", "must be between 0 and 1000"),
+            FieldError::new("spec.podLabels.application", "must be a string"),
+            FieldError::new("spec.disruptionBudget.maxUnavailableX", "unknown field"),
+            FieldError::new("spec.secret1Name.x", "unknown field"),
         ];
         for (path, refused) in [
             ("spec.tmpDirs[10]", true),
             ("spec.tmpDirs[1]", false),
-            ("spec.files[0]", true),
-            ("spec.files[0].items[1]", true),
-            ("spec.files[0].items", true),
-            ("spec.files[0].item", false),
-            ("spec.scaling.minReplicas", true),
-            ("spec.scaling.min", false),
-            ("spec.scaling.maxReplicas", false),
+            ("spec.podLabels.application", true),
+            ("spec.podLabels.app", false),
+            ("spec.disruptionBudget.maxUnavailable", false),
+            ("spec.secret1Name", false),
         ] {
             assert_eq!(!unrefused(&wrong, path), refused, "{path}");
         }
