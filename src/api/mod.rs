@@ -86,12 +86,16 @@ fn output_problem(settings: &Settings, placement: &Placement) -> Option<FieldErr
 /// Kubernetes' grace period when neither the claim nor the platform sets one.
 const DEFAULT_GRACE_PERIOD: i64 = 30;
 
-/// The seconds a stopping pod gets: the claim's, the platform's, or Kubernetes' 30.
-pub(crate) fn grace_period_seconds(spec: &Spec, settings: &Settings) -> i64 {
+/// The grace period the claim sets, or else the platform; `None` leaves Kubernetes' own.
+pub(crate) fn chosen_grace_period(spec: &Spec, settings: &Settings) -> Option<i64> {
     spec.shutdown
         .grace_period_seconds
         .or(settings.defaults.shutdown.grace_period_seconds)
-        .unwrap_or(DEFAULT_GRACE_PERIOD)
+}
+
+/// The seconds a stopping pod gets: the claim's, the platform's, or Kubernetes' 30.
+pub(crate) fn grace_period_seconds(spec: &Spec, settings: &Settings) -> i64 {
+    chosen_grace_period(spec, settings).unwrap_or(DEFAULT_GRACE_PERIOD)
 }
 
 /// Mistakes that only show once the claim's fields meet the platform's defaults: the spec and

@@ -6,6 +6,7 @@
 
 use super::{pod, probes, Labels, HTTP_PORT_NAME};
 use crate::{
+    api::chosen_grace_period,
     api::input::{Resources, Settings},
     api::placement::Placement,
     api::spec::Spec,
@@ -109,7 +110,7 @@ pub fn build(
                     init_containers: init.map(|c| vec![c]),
                     containers: vec![main],
                     volumes,
-                    termination_grace_period_seconds: pod::grace_period(spec, settings),
+                    termination_grace_period_seconds: chosen_grace_period(spec, settings),
                     ..pod::scheduling(spec, settings, labels)
                 }),
             },

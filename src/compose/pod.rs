@@ -105,13 +105,6 @@ pub fn annotations(spec: &Spec, config_hash: Option<&str>) -> Option<BTreeMap<St
     (!annotations.is_empty()).then_some(annotations)
 }
 
-/// The pod's terminationGracePeriodSeconds: the claim's, or the platform's.
-pub fn grace_period(spec: &Spec, settings: &Settings) -> Option<i64> {
-    spec.shutdown
-        .grace_period_seconds
-        .or(settings.defaults.shutdown.grace_period_seconds)
-}
-
 /// A preStop sleep, so the pod leaves endpoints and in-flight work settles before SIGTERM.
 pub fn lifecycle(spec: &Spec, settings: &Settings) -> Option<Lifecycle> {
     let seconds = spec
