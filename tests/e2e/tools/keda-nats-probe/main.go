@@ -366,34 +366,26 @@ func consumerConfig(stream, name, nackSpec string) (jetstream.ConsumerConfig, er
 		Replicas:      spec.Replicas,
 		Metadata:      spec.Metadata,
 	}
-	switch spec.AckPolicy {
-	case "none":
-		config.AckPolicy = jetstream.AckNonePolicy
-	case "all":
-		config.AckPolicy = jetstream.AckAllPolicy
-	case "explicit", "":
-	default:
-		return config, fmt.Errorf("ackPolicy %q: NACK accepts none, all, explicit", spec.AckPolicy)
-	}
-	switch spec.DeliverPolicy {
-	case "last":
-		config.DeliverPolicy = jetstream.DeliverLastPolicy
-	case "new":
-		config.DeliverPolicy = jetstream.DeliverNewPolicy
-	case "lastPerSubject":
-		config.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
-	case "all", "":
-	default:
-		return config, fmt.Errorf("deliverPolicy %q: the probe translates all, last, new, lastPerSubject", spec.DeliverPolicy)
-	}
-	switch spec.ReplayPolicy {
-	case "original":
-		config.ReplayPolicy = jetstream.ReplayOriginalPolicy
-	case "instant", "":
-	default:
-		return config, fmt.Errorf("replayPolicy %q: NACK accepts instant, original", spec.ReplayPolicy)
-	}
 	var err error
+	if config.AckPolicy, err = nackEnum("ackPolicy", spec.AckPolicy, config.AckPolicy,
+		map[string]jetstream.AckPolicy{
+			"none": jetstream.AckNonePolicy, "all": jetstream.AckAllPolicy, "explicit": jetstream.AckExplicitPolicy,
+		}, "NACK accepts none, all, explicit"); err != nil {
+		return config, err
+	}
+	if config.DeliverPolicy, err = nackEnum("deliverPolicy", spec.DeliverPolicy, config.DeliverPolicy,
+		map[string]jetstream.DeliverPolicy{
+			"all": jetstream.DeliverAllPolicy, "last": jetstream.DeliverLastPolicy, "new": jetstream.DeliverNewPolicy,
+			"lastPerSubject": jetstream.DeliverLastPerSubjectPolicy,
+		}, "the probe translates all, last, new, lastPerSubject"); err != nil {
+		return config, err
+	}
+	if config.ReplayPolicy, err = nackEnum("replayPolicy", spec.ReplayPolicy, config.ReplayPolicy,
+		map[string]jetstream.ReplayPolicy{
+			"instant": jetstream.ReplayInstantPolicy, "original": jetstream.ReplayOriginalPolicy,
+		}, "NACK accepts instant, original"); err != nil {
+		return config, err
+	}
 	if spec.AckWait != "" {
 		if config.AckWait, err = time.ParseDuration(spec.AckWait); err != nil {
 			return config, fmt.Errorf("invalid ack wait duration: %w", err)
@@ -425,6 +417,18 @@ func consumerConfig(stream, name, nackSpec string) (jetstream.ConsumerConfig, er
 		config.BackOff = append(config.BackOff, d)
 	}
 	return config, nil
+}
+
+// nackEnum reads one of NACK's enum fields: empty keeps def, a listed name gives its value, and
+// anything else is an error naming the field and what it accepts.
+func nackEnum[T any](field, value string, def T, names map[string]T, accepts string) (T, error) {
+	if value == "" {
+		return def, nil
+	}
+	if v, ok := names[value]; ok {
+		return v, nil
+	}
+	return def, fmt.Errorf("%s %q: %s", field, value, accepts)
 }
 
 // nackConsumerSpec is the part of a NACK v1beta2 Consumer spec (pkg/jetstream/apis/jetstream/
