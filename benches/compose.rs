@@ -15,7 +15,11 @@ use function_event_driven_service::{
 };
 use prost::Message;
 use requests::{Case, TTL};
-use std::{hint::black_box, time::Duration};
+use std::{
+    hint::black_box,
+    thread,
+    time::{Duration, Instant},
+};
 
 /// Answers `req` as the function would, failing the bench loudly if the fixture is malformed.
 fn answer(req: &RunFunctionRequest) -> RunFunctionResponse {
@@ -73,6 +77,32 @@ fn wire(c: &mut Criterion) {
     group.finish();
 }
 
+/// How long the thread waits before each call in `after_idle`: about the gap between two calls
+/// that the server's runtime threads spend waiting on the network under the load generator.
+const IDLE: Duration = Duration::from_micros(300);
+
+/// `run` as the server meets it: each call after a short wait, not back to back. The server
+/// decodes a request that has just arrived, runs, encodes and waits for the next one; after a
+/// wait the CPU no longer holds `run`'s code and data in its caches, so the same call costs
+/// more than in the loops above. Only the call is timed, not the wait.
+fn after_idle(c: &mut Criterion) {
+    let req = Case::Observed(2).request();
+    let mut group = c.benchmark_group("after_idle_observed");
+    group.bench_function("run", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                thread::sleep(IDLE);
+                let start = Instant::now();
+                black_box(answer(black_box(&req)));
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short windows keep `cargo bench` to a couple of minutes on two cores; the cases differ
@@ -81,6 +111,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50);
-    targets = run_per_case, secret_refs_growth, wire
+    targets = run_per_case, secret_refs_growth, wire, after_idle
 }
 criterion_main!(benches);
