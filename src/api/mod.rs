@@ -98,6 +98,22 @@ pub(crate) fn grace_period_seconds(spec: &Spec, settings: &Settings) -> i64 {
     chosen_grace_period(spec, settings).unwrap_or(DEFAULT_GRACE_PERIOD)
 }
 
+/// The preStop sleep the claim sets, or else the platform, with the path of the field that set
+/// it; `None` when neither does and the pod stops without one.
+pub(crate) fn chosen_pre_stop_sleep(
+    spec: &Spec,
+    settings: &Settings,
+) -> Option<(i64, &'static str)> {
+    match spec.shutdown.pre_stop_sleep_seconds {
+        Some(seconds) => Some((seconds, "spec.shutdown.preStopSleepSeconds")),
+        None => settings
+            .defaults
+            .shutdown
+            .pre_stop_sleep_seconds
+            .map(|seconds| (seconds, "input.defaults.shutdown.preStopSleepSeconds")),
+    }
+}
+
 /// Mistakes that only show once the claim's fields meet the platform's defaults: the spec and
 /// the Input are each checked on their own before this.
 fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
@@ -119,15 +135,10 @@ fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
             .collect();
         errors.extend(pod_rules::overlapping_mounts(&mounts));
     }
-    let (sleep, sleep_path) = match spec.shutdown.pre_stop_sleep_seconds {
-        Some(s) => (Some(s), "spec.shutdown.preStopSleepSeconds"),
-        None => (
-            defaults.shutdown.pre_stop_sleep_seconds,
-            "input.defaults.shutdown.preStopSleepSeconds",
-        ),
-    };
     let grace = grace_period_seconds(spec, settings);
-    if let Some(sleep) = sleep.filter(|s| *s >= grace) {
+    if let Some((sleep, sleep_path)) =
+        chosen_pre_stop_sleep(spec, settings).filter(|(s, _)| *s >= grace)
+    {
         errors.push(FieldError::new(
             sleep_path,
             format!(

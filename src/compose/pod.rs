@@ -3,6 +3,7 @@
 
 use super::{Labels, CONFIG_HASH};
 use crate::api::{
+    chosen_pre_stop_sleep,
     input::Settings,
     spec::{Spec, Spread},
 };
@@ -107,10 +108,7 @@ pub fn annotations(spec: &Spec, config_hash: Option<&str>) -> Option<BTreeMap<St
 
 /// A preStop sleep, so the pod leaves endpoints and in-flight work settles before SIGTERM.
 pub fn lifecycle(spec: &Spec, settings: &Settings) -> Option<Lifecycle> {
-    let seconds = spec
-        .shutdown
-        .pre_stop_sleep_seconds
-        .or(settings.defaults.shutdown.pre_stop_sleep_seconds)?;
+    let (seconds, _) = chosen_pre_stop_sleep(spec, settings)?;
     Some(Lifecycle {
         pre_stop: Some(LifecycleHandler {
             sleep: Some(SleepAction { seconds }),
