@@ -689,6 +689,17 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "platform_sleep_outlasts_claim_grace",
+            reason: "the platform's preStop sleep is as long as the grace period the claim sets: the Input's field is the one named",
+            req: {
+                let mut spec = minimal_spec();
+                spec["shutdown"] = json!({"gracePeriodSeconds": 5.0});
+                let mut req = request(claim_xr(spec));
+                req.input = input(json!({"defaults": {"shutdown": {"preStopSleepSeconds": 5.0}}}));
+                req
+            },
+        },
+        Case {
             name: "bad_platform_defaults",
             reason: "mistakes in the Input's worker defaults are named under input.defaults",
             req: {
