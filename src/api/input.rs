@@ -144,12 +144,18 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 /// The fields every Kubernetes object has, which name the Input rather than set anything.
 const ENVELOPE: &[&str] = &["apiVersion", "kind", "metadata"];
 
+/// The Input CRD's defaults, read once: most Compositions set few Input fields or none, and
+/// reading the defaults from the schema on every call cost more than copying them.
+static BUILT_IN: LazyLock<Settings> = LazyLock::new(|| {
+    // `no_input_means_the_crds_defaults` proves the CRD's defaults make whole settings.
+    tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, &SCHEMA)
+        .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
+});
+
 impl Default for Settings {
     /// The built-in settings: the Input CRD's defaults.
     fn default() -> Self {
-        // `no_input_means_the_crds_defaults` proves the CRD's defaults make whole settings.
-        tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, &SCHEMA)
-            .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
+        BUILT_IN.clone()
     }
 }
 
