@@ -426,10 +426,11 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             let Some(defaults) = self.defaults.as_mut() else {
                 return Ok(None);
             };
+            // Only a property with a default is looked up in the object.
             let Some((key, schema, default)) = defaults.find_map(|(key, schema)| {
+                let default = schema.default.as_ref()?;
                 let absent = object.get(key).is_none_or(Tree::is_null);
-                let default = schema.default.as_ref().filter(|_| absent)?;
-                Some((key, schema, default))
+                absent.then_some((key, schema, default))
             }) else {
                 return Ok(None);
             };
