@@ -12,7 +12,6 @@ use crate::{
 };
 use k8s_openapi::api::core::v1::Affinity;
 use regex::Regex;
-use serde::Deserialize;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -83,19 +82,23 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
     for (field, label) in keyed {
         let map = field.split('.').try_fold(spec, |node, key| node.get(key));
         for (key, value) in map.map(Tree::entries).into_iter().flatten() {
-            let path = format!("spec.{field}.{key}");
+            // Spelt out only for a mistake: most entries have none.
+            let path = || format!("spec.{field}.{key}");
             if let Some(problem) = key_problem(key) {
-                errors.push(FieldError::new(path.as_str(), problem));
+                errors.push(FieldError::new(path(), problem));
             }
             let value = value.as_str().unwrap_or_default();
-            if label && unrefused(wrong, &path) && !value.is_empty() && !NAME.is_match(value) {
+            if label && !value.is_empty() && !NAME.is_match(value) && unrefused(wrong, &path()) {
                 errors.push(FieldError::new(
-                    path.as_str(),
+                    path(),
                     format!("must be a label value (at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; got {value:?})"),
                 ));
             }
             if field == "podLabels" && OWNED_LABELS.contains(&key) {
-                errors.push(FieldError::new(path, "is set by the function on every pod"));
+                errors.push(FieldError::new(
+                    path(),
+                    "is set by the function on every pod",
+                ));
             }
         }
     }
@@ -219,8 +222,9 @@ fn toleration_problem<N: Tree>(toleration: &N, path: &str) -> Option<FieldError>
 
 /// A Kubernetes Affinity that does not read as one, or carries a field it does not have.
 fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
-    let given: Value = tree::deserialize(affinity, &[]).ok()?;
-    let typed = match Affinity::deserialize(&given) {
+    // Read straight from the document: Kubernetes' type skips null fields as it skips absent
+    // ones, so this reads what a copy into JSON would, without making the copy.
+    let typed: Affinity = match tree::deserialize(affinity, &[]) {
         Ok(typed) => typed,
         Err(e) => {
             return Some(FieldError::new(
@@ -230,7 +234,7 @@ fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
         }
     };
     let read = serde_json::to_value(typed).unwrap_or(Value::Null);
-    let mut lost = first_unknown(&given, &read)?;
+    let mut lost = first_unknown(affinity, &read)?;
     lost.reverse();
     Some(FieldError::new(
         path.to_string() + &lost.concat(),
@@ -240,9 +244,9 @@ fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
 
 /// Where the first field of `given` that `read` lost sits below them, as path segments
 /// (`.key`, `[i]`) from the innermost out; spelt out only for a field that was lost.
-fn first_unknown(given: &Value, read: &Value) -> Option<Vec<String>> {
-    match (given, read) {
-        (Value::Object(given), Value::Object(read)) => given.iter().find_map(|(key, value)| {
+fn first_unknown<N: Tree>(given: &N, read: &Value) -> Option<Vec<String>> {
+    match (given.node(), read) {
+        (Node::Object, Value::Object(read)) => given.entries().find_map(|(key, value)| {
             let mut below = match read.get(key) {
                 None if !value.is_null() => Vec::new(),
                 None => return None,
@@ -251,7 +255,7 @@ fn first_unknown(given: &Value, read: &Value) -> Option<Vec<String>> {
             below.push(format!(".{key}"));
             Some(below)
         }),
-        (Value::Array(given), Value::Array(read)) => {
+        (Node::List(given), Value::Array(read)) => {
             given.iter().zip(read).enumerate().find_map(|(i, (g, r))| {
                 let mut below = first_unknown(g, r)?;
                 below.push(format!("[{i}]"));
