@@ -14,6 +14,15 @@ use std::collections::BTreeMap;
 /// Environment variables the function sets itself; secrets may not shadow them.
 pub const RESERVED_ENV: [&str; 3] = ["NATS_URL", "NATS_STREAM_NAME", "NATS_CONSUMER_GROUP"];
 
+/// The five fields that each mount one secret whole, in the order the containers get them.
+const SECRET_SLOTS: [&str; 5] = [
+    "secret1Name",
+    "secret2Name",
+    "secret3Name",
+    "secret4Name",
+    "secret5Name",
+];
+
 /// Every broken rule of `spec`, leaving out fields at the paths of `wrong` (the structural
 /// check's mistakes).
 pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
@@ -41,10 +50,13 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
             rules.unique(Seen::Env, name, path);
         }
     }
-    for slot in 1..=5 {
-        let key = format!("secret{slot}Name");
+    for key in SECRET_SLOTS {
+        // Most claims leave the slots empty: a path is spelt out only for one that is set.
+        let Some(value) = spec.get(key) else {
+            continue;
+        };
         let path = format!("spec.{key}");
-        if let Some(name) = rules.text(spec.get(&key), &path) {
+        if let Some(name) = rules.text(Some(value), &path) {
             rules.unique(Seen::Whole, name, path);
         }
     }
