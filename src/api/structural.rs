@@ -140,7 +140,8 @@ impl Walk<'_> {
         let members = schema.members.as_ref();
         let listed = |s: &str| members.is_none_or(|m| m.iter().any(|v| v.as_str() == Some(s)));
         let matches = |s: &str| pattern.is_none_or(|p| p.is_match(s));
-        let length = s.chars().count();
+        // Counted only for a bounded string: most are not.
+        let length = || s.chars().count();
         let message = if s.is_empty()
             && (!listed("") || !matches("") || schema.min_length.is_some_and(|m| m > 0))
         {
@@ -156,10 +157,10 @@ impl Walk<'_> {
                 Some(wording) => format!("must be {wording} (got {s:?})"),
                 None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
             }
-        } else if let Some(max) = schema.max_length.filter(|max| length > *max) {
-            format!("must be at most {max} characters (got {length})")
-        } else if let Some(min) = schema.min_length.filter(|min| length < *min) {
-            format!("must be at least {min} characters (got {length})")
+        } else if let Some(max) = schema.max_length.filter(|max| length() > *max) {
+            format!("must be at most {max} characters (got {})", length())
+        } else if let Some(min) = schema.min_length.filter(|min| length() < *min) {
+            format!("must be at least {min} characters (got {})", length())
         } else {
             return;
         };
