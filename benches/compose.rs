@@ -106,6 +106,21 @@ fn after_idle(c: &mut Criterion) {
             spent
         })
     });
+    // The load generator's floor answers with a clone of one response: its handler after the
+    // same pause, for comparison. The clone and dropping it are timed, as `run` and its answer.
+    let canned = answer(&Case::Observed(2).request());
+    group.bench_function("clone_response", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                thread::sleep(IDLE);
+                let start = Instant::now();
+                black_box(black_box(&canned).clone());
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
     group.finish();
 }
 
