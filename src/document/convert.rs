@@ -8,7 +8,7 @@
 //! typed resource straight into a `Struct`, as `serde_json::to_value` followed by
 //! [`json_to_struct`] would, at a fraction of the cost (one tree built instead of three).
 
-use super::tree::{whole, ShapeError};
+use super::shape::{whole, ShapeError};
 use prost_types::{value::Kind, ListValue, Struct, Value as PbValue};
 use serde::{ser, Serialize};
 use serde_json::{Map, Number, Value};

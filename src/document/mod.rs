@@ -2,4 +2,5 @@
 
 pub mod convert;
 pub mod schema;
+pub mod shape;
 pub mod tree;

@@ -9,43 +9,16 @@
 //! `default`s of a structural (OpenAPI v3) schema, as the API server does when it stores an
 //! object, without copying the tree.
 
-use super::schema::Schema;
+use super::{
+    schema::Schema,
+    shape::{whole, ShapeError},
+};
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
     self, value::StrDeserializer, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess,
     SeqAccess, Visitor,
 };
 use serde_json::Value;
-use std::fmt;
-
-/// Why a value does not have the shape asked for: a map key that is neither a string nor a
-/// number when serialising into a `Struct`, a field of the wrong type when deserialising a
-/// [`Tree`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShapeError(String);
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ShapeError {}
-
-impl serde::ser::Error for ShapeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
-
-impl de::Error for ShapeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
-
-/// Largest magnitude a double can hold with every integer below it exact (2^53).
-pub const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// A number as the document holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,13 +50,6 @@ impl Number {
             Number::Float(n) => whole(n),
         }
     }
-}
-
-/// `n` as an integer when it is whole and exact.
-pub fn whole(n: f64) -> Option<i64> {
-    // Exact: |n| <= 2^53 fits an i64 without rounding.
-    #[allow(clippy::cast_possible_truncation)]
-    (n.fract() == 0.0 && n.abs() <= MAX_EXACT_INTEGER).then_some(n as i64)
 }
 
 /// One node of a document.
