@@ -6,6 +6,8 @@
 //! uses any other (besides prose and the Kubernetes rules stated by hand), so no rule of a
 //! schema can go unchecked unnoticed.
 
+use super::convert::json_to_value;
+use prost_types::Value as PbValue;
 use regex::Regex;
 use serde_json::Value;
 
@@ -70,8 +72,9 @@ pub struct Schema {
     pub minimum: i64,
     /// `maximum` of an integer, or the most its format holds.
     pub maximum: i64,
-    /// `default`.
-    pub default: Option<Value>,
+    /// `default`, held as a protobuf value: the server's documents are protobuf values, so
+    /// a default is read by the same code as the field it stands in for.
+    pub default: Option<PbValue>,
 }
 
 impl Schema {
@@ -123,7 +126,7 @@ fn compile(node: &Value, at: &str) -> Result<Schema, String> {
         max_items: count("maxItems")?,
         minimum: i64::MIN,
         maximum: i64::MAX,
-        default: map.get("default").cloned(),
+        default: map.get("default").map(json_to_value),
     };
     for (key, value) in map {
         match key.as_str() {

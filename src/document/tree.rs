@@ -356,7 +356,7 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<'d
 /// The value of the key last handed out: the document's own, or a default from the schema.
 enum Pending<'de, N> {
     Set(&'de N, Option<&'de Schema>),
-    Default(&'de Value, &'de Schema),
+    Default(&'de PbValue, &'de Schema),
 }
 
 struct Fields<'de, N, I> {
