@@ -12,6 +12,7 @@ use crate::{
 };
 use k8s_openapi::api::core::v1::Affinity;
 use regex::Regex;
+use serde::Deserialize;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -223,23 +224,35 @@ fn toleration_problem<N: Tree>(toleration: &N, path: &str) -> Option<FieldError>
 /// A Kubernetes Affinity that does not read as one, or carries a field it does not have.
 fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
     // Read straight from the document: Kubernetes' type skips null fields as it skips absent
-    // ones, so this reads what a copy into JSON would, without making the copy.
-    let typed: Affinity = match tree::deserialize(affinity, &[]) {
-        Ok(typed) => typed,
-        Err(e) => {
-            return Some(FieldError::new(
-                path,
-                format!("must be a Kubernetes Affinity ({e})"),
-            ))
+    // ones, so a document it reads gives the same Affinity as a JSON copy of it would.
+    let lost = match tree::deserialize::<_, Affinity>(affinity, &[]) {
+        Ok(typed) => first_unknown(affinity, &to_json(typed)),
+        // A mistake (or a NaN, which JSON holds as null): read it again through a JSON copy,
+        // so that the verdict is the copy's and the message is in serde_json's words (`null`,
+        // its floats), as it always was. Only a broken affinity pays for the copy.
+        Err(_) => {
+            let given: Value = tree::deserialize(affinity, &[]).ok()?;
+            match Affinity::deserialize(&given) {
+                Ok(typed) => first_unknown(&given, &to_json(typed)),
+                Err(e) => {
+                    return Some(FieldError::new(
+                        path,
+                        format!("must be a Kubernetes Affinity ({e})"),
+                    ))
+                }
+            }
         }
     };
-    let read = serde_json::to_value(typed).unwrap_or(Value::Null);
-    let mut lost = first_unknown(affinity, &read)?;
+    let mut lost = lost?;
     lost.reverse();
     Some(FieldError::new(
         path.to_string() + &lost.concat(),
         "unknown field of a Kubernetes Affinity",
     ))
+}
+
+fn to_json(affinity: Affinity) -> Value {
+    serde_json::to_value(affinity).unwrap_or(Value::Null)
 }
 
 /// Where the first field of `given` that `read` lost sits below them, as path segments
@@ -341,5 +354,38 @@ mod tests {
             wrong_shape.is_some_and(|e| e.path == "spec.scheduling.affinity"
                 && e.message.starts_with("must be a Kubernetes Affinity ("))
         );
+    }
+
+    /// The server reads protobuf values; a broken affinity is still described in serde_json's
+    /// words, the ones users have always read: `null` (not serde's "unit value") and its floats.
+    #[test]
+    fn a_broken_affinity_reads_in_serde_json_words_from_a_request() {
+        let terms = |term: Value| {
+            json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                {"nodeSelectorTerms": [term]}}})
+        };
+        let weighted = |weight: Value| {
+            json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution":
+                [{"weight": weight, "preference": {}}]}})
+        };
+        for affinity in [
+            Value::Null,
+            terms(Value::Null),
+            weighted(json!(1.5)),
+            weighted(json!(1e20)),
+            weighted(json!("heavy")),
+        ] {
+            let from_json = Affinity::deserialize(&affinity).unwrap_err();
+            let request = crate::document::convert::json_to_value(&affinity);
+            let got = affinity_problem(&request, "spec.scheduling.affinity");
+            assert_eq!(
+                got,
+                Some(FieldError::new(
+                    "spec.scheduling.affinity",
+                    format!("must be a Kubernetes Affinity ({from_json})")
+                )),
+                "{affinity}"
+            );
+        }
     }
 }
