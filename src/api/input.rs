@@ -136,7 +136,8 @@ pub struct Settings {
 
 /// The Input CRD's schema, compiled once.
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    // The CRD is compiled in; `the_input_crd_compiles` proves this cannot fail.
+    // The CRD is compiled in; `the_input_crd_compiles_and_its_defaults_make_whole_settings` proves this
+    // cannot fail.
     Schema::compile(schema::input_schema())
         .unwrap_or_else(|e| unreachable!("the Input CRD's schema: {e}"))
 });
@@ -147,7 +148,8 @@ const ENVELOPE: &[&str] = &["apiVersion", "kind", "metadata"];
 /// The Input CRD's defaults, read once: most Compositions set few Input fields or none, and
 /// reading the defaults from the schema on every call cost more than copying them.
 static BUILT_IN: LazyLock<Settings> = LazyLock::new(|| {
-    // `no_input_means_the_crds_defaults` proves the CRD's defaults make whole settings.
+    // `the_input_crd_compiles_and_its_defaults_make_whole_settings` proves the CRD's defaults
+    // make whole settings.
     tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, &SCHEMA)
         .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
 });

@@ -6,22 +6,13 @@
 //! mistake is reported at once; a field the structural check already refused takes no part.
 
 use crate::{
-    api::field_error::FieldError,
+    api::{field_error::FieldError, spec::SECRET_SLOTS},
     document::tree::{Node, Tree},
 };
 use std::collections::BTreeMap;
 
 /// Environment variables the function sets itself; secrets may not shadow them.
 pub const RESERVED_ENV: [&str; 3] = ["NATS_URL", "NATS_STREAM_NAME", "NATS_CONSUMER_GROUP"];
-
-/// The five fields that each mount one secret whole, in the order the containers get them.
-const SECRET_SLOTS: [&str; 5] = [
-    "secret1Name",
-    "secret2Name",
-    "secret3Name",
-    "secret4Name",
-    "secret5Name",
-];
 
 /// Every broken rule of `spec`, leaving out fields at the paths of `wrong` (the structural
 /// check's mistakes).

@@ -30,6 +30,15 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .unwrap_or_else(|e| unreachable!("the XRD's spec schema: {e}"))
 });
 
+/// The fields of the five legacy secret slots (`secret1Name` to `secret5Name`), in slot order.
+pub const SECRET_SLOTS: [&str; 5] = [
+    "secret1Name",
+    "secret2Name",
+    "secret3Name",
+    "secret4Name",
+    "secret5Name",
+];
+
 /// The spec of one EventDrivenService.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

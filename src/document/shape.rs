@@ -31,7 +31,7 @@ impl de::Error for ShapeError {
 }
 
 /// Largest magnitude a double can hold with every integer below it exact (2^53).
-pub const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// `n` as an integer when it is whole and exact.
 pub fn whole(n: f64) -> Option<i64> {
