@@ -136,8 +136,8 @@ pub struct Settings {
 
 /// The Input CRD's schema, compiled once.
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    // The CRD is compiled in; `the_input_crd_compiles_and_its_defaults_make_whole_settings` proves this
-    // cannot fail.
+    // The CRD is compiled in; `the_input_crd_compiles_and_its_defaults_make_whole_settings`
+    // proves this cannot fail.
     Schema::compile(schema::input_schema())
         .unwrap_or_else(|e| unreachable!("the Input CRD's schema: {e}"))
 });
