@@ -91,6 +91,11 @@ async fn run_function_answers_the_same_whole_response_on_v1_and_v1beta1() {
             request: request_after_earlier_step("later-step"),
         },
         Case {
+            name: "steady reconcile",
+            reason: "the server decodes only what the function reads of the observed Objects",
+            request: harness::steady_reconcile(),
+        },
+        Case {
             name: "no tag",
             reason: "crossplane render sends no tag",
             request: RunFunctionRequest {

@@ -1,9 +1,12 @@
 //! The only tonic code: TLS, health, reflection, v1 + v1beta1 services, graceful shutdown.
 //!
-//! Every call goes straight to [`function::run`]; this
-//! module only moves bytes, enforces limits and logs which call arrived, never what it carried.
+//! Every call goes straight to [`function::run`]; this module only moves bytes, enforces
+//! limits and logs which call arrived, never what it carried. It moves them with its own codec
+//! ([`codec`]), which decodes no more of the observed resources than `run` reads.
 
+pub mod codec;
 mod error;
+mod service;
 mod tls;
 
 pub use error::ServeError;
@@ -17,12 +20,14 @@ use crate::{
     },
 };
 use clap::Args;
+use service::{RunFunction, V1beta1, V1};
 use std::{
     future::Future,
     io::{self, IsTerminal},
     net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
+    sync::Arc,
     time::Duration,
 };
 use tokio::{
@@ -63,9 +68,8 @@ pub struct ServeArgs {
     pub ttl: Duration,
 }
 
-type V1Server = proto::v1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
-type V1beta1Server =
-    proto::v1beta1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
+type V1Server = RunFunction<V1>;
+type V1beta1Server = RunFunction<V1beta1>;
 
 /// How long in-flight calls may run on after a shutdown signal; a stuck client (or an endless
 /// health Watch stream) must not keep the pod past Kubernetes' 30 s termination grace period.
@@ -108,6 +112,7 @@ struct Function {
 }
 
 impl Function {
+    /// Answers one RunFunction call that arrived under `protocol` (`v1` or `v1beta1`).
     fn run(
         &self,
         protocol: &'static str,
@@ -145,26 +150,6 @@ fn composite_name(request: &RunFunctionRequest) -> Option<&str> {
     }
 }
 
-#[tonic::async_trait]
-impl proto::v1::function_runner_service_server::FunctionRunnerService for Function {
-    async fn run_function(
-        &self,
-        request: Request<RunFunctionRequest>,
-    ) -> Result<Response<RunFunctionResponse>, Status> {
-        self.run("v1", request)
-    }
-}
-
-#[tonic::async_trait]
-impl proto::v1beta1::function_runner_service_server::FunctionRunnerService for Function {
-    async fn run_function(
-        &self,
-        request: Request<RunFunctionRequest>,
-    ) -> Result<Response<RunFunctionResponse>, Status> {
-        self.run("v1beta1", request)
-    }
-}
-
 /// tonic rejects an oversized request with OUT_OF_RANGE; gRPC's convention (and what Crossplane's
 /// Go client reports) is RESOURCE_EXHAUSTED. No handler here returns OUT_OF_RANGE, so the rewrite
 /// touches only that rejection, which tonic sends as a headers-only response.
@@ -191,13 +176,9 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let address = listener.local_addr().map_err(ServeError::Startup)?;
     let limit = config.max_message_size;
-    let function = Function { ttl: config.ttl };
-    let v1 = V1Server::new(function.clone())
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    let v1beta1 = V1beta1Server::new(function)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let function = Arc::new(Function { ttl: config.ttl });
+    let v1 = V1Server::new(Arc::clone(&function), limit);
+    let v1beta1 = V1beta1Server::new(function, limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<V1Server>().await;

@@ -54,6 +54,11 @@ pub const CLIENT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Upper bound on waiting for the child process: a hang fails the test instead of stalling it.
 const PROCESS_GUARD: Duration = Duration::from_secs(120);
 
+/// A steady reconcile of the full claim: every resource observed, as the load generator sends.
+pub fn steady_reconcile() -> RunFunctionRequest {
+    requests::Case::Observed(2).request()
+}
+
 /// A minimal valid request for [`minimal_xr`], as Crossplane sends it to the first pipeline step.
 pub fn request(tag: &str) -> RunFunctionRequest {
     requests::request(tag, &minimal_xr())

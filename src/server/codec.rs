@@ -1,0 +1,498 @@
+//! How RunFunction messages cross the wire: prost's generated coding, except where a call would
+//! spend most of its time (see `document::wire`).
+//!
+//! - A request's observed resources are decoded only as far as [`function::OBSERVED`] says
+//!   `run` reads them; everything else in the request is decoded whole.
+//! - A response's documents (desired state, context, output) are encoded with each nested
+//!   length computed once; everything else is encoded by prost.
+
+use crate::{
+    document::wire::{delimited, fields, merge_struct, Lengths, View},
+    function,
+    proto::v1::{Resource, RunFunctionRequest, RunFunctionResponse, State},
+};
+use prost::{
+    bytes::{Buf, BufMut},
+    encoding::{
+        btree_map, bytes, check_wire_type, encode_key, encode_varint, int32, message, string,
+        DecodeContext, WireType,
+    },
+    DecodeError, Message,
+};
+use tonic::{
+    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    Status,
+};
+
+/// `RunFunctionRequest.observed`, `State.resources`, `Resource.resource`.
+const REQUEST_OBSERVED: u32 = 2;
+const STATE_COMPOSITE: u32 = 1;
+const STATE_RESOURCES: u32 = 2;
+const RESOURCE_RESOURCE: u32 = 1;
+const RESOURCE_CONNECTION_DETAILS: u32 = 2;
+const RESOURCE_READY: u32 = 3;
+/// Key and value of a map entry.
+const ENTRY_KEY: u32 = 1;
+const ENTRY_VALUE: u32 = 2;
+
+/// The server's side of RunFunction: requests in, responses out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFunctionCodec;
+
+impl Codec for RunFunctionCodec {
+    type Encode = RunFunctionResponse;
+    type Decode = RunFunctionRequest;
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self {
+        *self
+    }
+}
+
+impl Encoder for RunFunctionCodec {
+    type Item = RunFunctionResponse;
+    type Error = Status;
+
+    fn encode(&mut self, response: Self::Item, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        encode_response(&response, buf);
+        Ok(())
+    }
+}
+
+impl Decoder for RunFunctionCodec {
+    type Item = RunFunctionRequest;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        let message = buf.copy_to_bytes(buf.remaining());
+        decode_request(&message, function::OBSERVED)
+            .map(Some)
+            // What prost's own codec answers.
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+/// Decodes a request, its observed resources as far as `observed` reads them.
+pub fn decode_request(bytes: &[u8], observed: &View) -> Result<RunFunctionRequest, DecodeError> {
+    let mut request = RunFunctionRequest::default();
+    merge_except(&mut request, bytes, REQUEST_OBSERVED, |request, payload| {
+        let state = request.observed.get_or_insert_with(State::default);
+        merge_except(state, payload, STATE_RESOURCES, |state, entry| {
+            let (key, resource) = observed_entry(entry, observed)?;
+            // As prost merges a map: a later entry replaces an earlier one.
+            state.resources.insert(key, resource);
+            Ok(())
+        })
+    })?;
+    Ok(request)
+}
+
+/// One entry of `State.resources`, its resource as far as `view` reads it.
+fn observed_entry(bytes: &[u8], view: &View) -> Result<(String, Resource), DecodeError> {
+    let mut key = String::new();
+    let mut resource = Resource::default();
+    fields(bytes, |field| match field.tag {
+        ENTRY_KEY => string::merge(
+            field.wire_type,
+            &mut key,
+            &mut { field.value },
+            DecodeContext::default(),
+        ),
+        ENTRY_VALUE => {
+            check_wire_type(WireType::LengthDelimited, field.wire_type)?;
+            merge_except(
+                &mut resource,
+                field.payload,
+                RESOURCE_RESOURCE,
+                |resource, payload| {
+                    let document = resource.resource.get_or_insert_with(Default::default);
+                    merge_struct(document, payload, view)
+                },
+            )
+        }
+        _ => Ok(()),
+    })?;
+    Ok((key, resource))
+}
+
+/// Merges `bytes` into `message`, handing the payload of each length-delimited field `tag` to
+/// `special` and the runs of other fields to prost, in their order.
+fn merge_except<M: Message>(
+    message: &mut M,
+    bytes: &[u8],
+    tag: u32,
+    mut special: impl FnMut(&mut M, &[u8]) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let mut run = 0..0;
+    fields(bytes, |field| {
+        if field.tag == tag && field.wire_type == WireType::LengthDelimited {
+            message.merge(&bytes[run.clone()])?;
+            run = field.end..field.end;
+            special(message, field.payload)
+        } else {
+            run.end = field.end;
+            Ok(())
+        }
+    })?;
+    message.merge(&bytes[run])
+}
+
+/// Encodes `response` as prost does, its documents with each length computed once.
+pub fn encode_response(response: &RunFunctionResponse, buf: &mut impl BufMut) {
+    // Every field by name: a field added to the protocol must be added here too.
+    let RunFunctionResponse {
+        meta,
+        desired,
+        results,
+        context,
+        requirements,
+        conditions,
+        output,
+    } = response;
+    let mut lengths = Lengths::default();
+    // Measured in the order they are written.
+    if let Some(desired) = desired {
+        state_len(&mut lengths, desired);
+    }
+    for document in [context, output].into_iter().flatten() {
+        lengths.of_struct(document);
+    }
+    if let Some(meta) = meta {
+        message::encode(1, meta, buf);
+    }
+    if let Some(desired) = desired {
+        write_state(&mut lengths, 2, desired, buf);
+    }
+    message::encode_repeated(3, results, buf);
+    if let Some(context) = context {
+        lengths.write_struct(4, context, buf);
+    }
+    if let Some(requirements) = requirements {
+        message::encode(5, requirements, buf);
+    }
+    message::encode_repeated(6, conditions, buf);
+    if let Some(output) = output {
+        lengths.write_struct(7, output, buf);
+    }
+}
+
+fn state_len(lengths: &mut Lengths, state: &State) -> usize {
+    let slot = lengths.slot();
+    let composite = state
+        .composite
+        .as_ref()
+        .map_or(0, |c| delimited(STATE_COMPOSITE, resource_len(lengths, c)));
+    let resources: usize = state
+        .resources
+        .iter()
+        .map(|(key, resource)| {
+            let value = (!is_default(resource)).then(|| resource_len(lengths, resource));
+            delimited(STATE_RESOURCES, entry_len(key, value))
+        })
+        .sum();
+    lengths.set(slot, composite + resources)
+}
+
+fn write_state(lengths: &mut Lengths, tag: u32, state: &State, buf: &mut impl BufMut) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(lengths.take() as u64, buf);
+    if let Some(composite) = &state.composite {
+        write_resource(lengths, STATE_COMPOSITE, composite, buf);
+    }
+    for (key, resource) in &state.resources {
+        let value = (!is_default(resource)).then(|| lengths.peek());
+        encode_key(STATE_RESOURCES, WireType::LengthDelimited, buf);
+        encode_varint(entry_len(key, value) as u64, buf);
+        if !key.is_empty() {
+            string::encode(ENTRY_KEY, key, buf);
+        }
+        if value.is_some() {
+            write_resource(lengths, ENTRY_VALUE, resource, buf);
+        }
+    }
+}
+
+fn resource_len(lengths: &mut Lengths, resource: &Resource) -> usize {
+    let slot = lengths.slot();
+    let document = resource
+        .resource
+        .as_ref()
+        .map_or(0, |s| delimited(RESOURCE_RESOURCE, lengths.of_struct(s)));
+    let len = document
+        + btree_map::encoded_len(
+            string::encoded_len,
+            bytes::encoded_len,
+            RESOURCE_CONNECTION_DETAILS,
+            &resource.connection_details,
+        )
+        + ready_len(resource);
+    lengths.set(slot, len)
+}
+
+fn write_resource(lengths: &mut Lengths, tag: u32, resource: &Resource, buf: &mut impl BufMut) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(lengths.take() as u64, buf);
+    if let Some(document) = &resource.resource {
+        lengths.write_struct(RESOURCE_RESOURCE, document, buf);
+    }
+    btree_map::encode(
+        string::encode,
+        string::encoded_len,
+        bytes::encode,
+        bytes::encoded_len,
+        RESOURCE_CONNECTION_DETAILS,
+        &resource.connection_details,
+        buf,
+    );
+    if resource.ready != 0 {
+        int32::encode(RESOURCE_READY, &resource.ready, buf);
+    }
+}
+
+fn ready_len(resource: &Resource) -> usize {
+    if resource.ready == 0 {
+        0
+    } else {
+        int32::encoded_len(RESOURCE_READY, &resource.ready)
+    }
+}
+
+/// prost leaves a map entry's value out when it equals the default.
+fn is_default(resource: &Resource) -> bool {
+    resource.resource.is_none() && resource.connection_details.is_empty() && resource.ready == 0
+}
+
+/// A map entry with a string key and a message value `value` bytes long, `None` when left out.
+fn entry_len(key: &str, value: Option<usize>) -> usize {
+    let key = if key.is_empty() {
+        0
+    } else {
+        delimited(ENTRY_KEY, key.len())
+    };
+    key + value.map_or(0, |len| delimited(ENTRY_VALUE, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        document::{convert::json_to_struct, wire::WHOLE},
+        proto::v1::{
+            Condition, CredentialData, Credentials, MatchLabels, RequestMeta, Requirements,
+            ResourceSelector, Resources, ResponseMeta, Result as PbResult, Schema, SchemaSelector,
+        },
+    };
+    use prost_types::Struct;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    /// A provider-kubernetes Object as observed: what `run` reads, and what it does not.
+    fn object() -> Struct {
+        let live = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "w", "generation": 3},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "w"}},
+                "template": {
+                    "metadata": {"annotations": {"hash": "abc"}},
+                    "spec": {"containers": [{"name": "w", "image": "w:1"}]},
+                },
+            },
+            "status": {"observedGeneration": 3, "conditions": [{"type": "Available"}]},
+        });
+        json_to_struct(&json!({
+            "apiVersion": "kubernetes.crossplane.io/v1alpha2",
+            "kind": "Object",
+            "metadata": {"name": "w-deployment"},
+            "spec": {"forProvider": {"manifest": live}},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "atProvider": {"manifest": live, "other": 1},
+            },
+        }))
+    }
+
+    /// What `run` reads of [`object`].
+    fn object_as_read() -> Struct {
+        let live = json!({
+            "metadata": {"name": "w", "generation": 3},
+            "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"hash": "abc"}}}},
+            "status": {"observedGeneration": 3, "conditions": [{"type": "Available"}]},
+        });
+        json_to_struct(&json!({
+            "metadata": {"name": "w-deployment"},
+            "spec": {},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "atProvider": {"manifest": live},
+            },
+        }))
+    }
+
+    fn resource(document: Struct) -> Resource {
+        Resource {
+            resource: Some(document),
+            connection_details: BTreeMap::from([("password".into(), b"s3cr3t".to_vec())]),
+            ready: 1,
+        }
+    }
+
+    fn state() -> State {
+        State {
+            composite: Some(resource(json_to_struct(&json!({"spec": {"image": "w:1"}})))),
+            resources: BTreeMap::from([
+                ("deployment".into(), resource(object())),
+                (String::new(), resource(object())),
+                ("empty".into(), Resource::default()),
+            ]),
+        }
+    }
+
+    /// Every field of the protocol set, some twice.
+    fn request() -> RunFunctionRequest {
+        let selected = Resources {
+            items: vec![resource(object())],
+        };
+        RunFunctionRequest {
+            meta: Some(RequestMeta {
+                tag: "t".into(),
+                capabilities: vec![1, 2],
+            }),
+            observed: Some(state()),
+            desired: Some(state()),
+            input: Some(json_to_struct(&json!({"output": "Direct"}))),
+            context: Some(json_to_struct(&json!({"env": {"a": [1, null, "b"]}}))),
+            extra_resources: BTreeMap::from([("old".into(), selected.clone())]),
+            credentials: BTreeMap::from([(
+                "creds".into(),
+                Credentials {
+                    source: Some(crate::proto::v1::credentials::Source::CredentialData(
+                        CredentialData {
+                            data: BTreeMap::from([("k".into(), b"v".to_vec())]),
+                        },
+                    )),
+                },
+            )]),
+            required_resources: BTreeMap::from([("config".into(), selected)]),
+            required_schemas: BTreeMap::from([(
+                "s".into(),
+                Schema {
+                    openapi_v3: Some(object()),
+                },
+            )]),
+        }
+    }
+
+    fn response() -> RunFunctionResponse {
+        let selector = ResourceSelector {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("ns".into()),
+            r#match: Some(crate::proto::v1::resource_selector::Match::MatchLabels(
+                MatchLabels {
+                    labels: BTreeMap::from([("a".into(), "b".into())]),
+                },
+            )),
+        };
+        RunFunctionResponse {
+            meta: Some(ResponseMeta {
+                tag: "t".into(),
+                ttl: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+            }),
+            desired: Some(state()),
+            results: vec![PbResult {
+                severity: 2,
+                message: "m".into(),
+                reason: Some("R".into()),
+                target: Some(2),
+            }],
+            context: Some(json_to_struct(&json!({"env": {"a": [1, null, "b", {}]}}))),
+            requirements: Some(Requirements {
+                extra_resources: BTreeMap::from([("old".into(), selector.clone())]),
+                resources: BTreeMap::from([("config".into(), selector)]),
+                schemas: BTreeMap::from([(
+                    "s".into(),
+                    SchemaSelector {
+                        api_version: "v1".into(),
+                        kind: "Secret".into(),
+                    },
+                )]),
+            }),
+            conditions: vec![Condition {
+                r#type: "Ready".into(),
+                status: 2,
+                reason: "Available".into(),
+                message: Some(String::new()),
+                target: Some(1),
+            }],
+            output: Some(json_to_struct(&json!({"ok": true}))),
+        }
+    }
+
+    #[test]
+    fn every_field_of_a_response_is_encoded_as_prost_encodes_it() {
+        for response in [response(), RunFunctionResponse::default()] {
+            let mut bytes = Vec::new();
+            encode_response(&response, &mut bytes);
+            assert!(bytes == response.encode_to_vec(), "{response:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_is_decoded_as_prost_decodes_it_but_for_what_run_does_not_read() {
+        let whole = request();
+        let bytes = whole.encode_to_vec();
+        assert_eq!(decode_request(&bytes, &WHOLE), Ok(whole.clone()));
+
+        let mut expected = whole;
+        let observed = expected
+            .observed
+            .iter_mut()
+            .flat_map(|o| o.resources.values_mut());
+        for document in observed.filter_map(|r| r.resource.as_mut()) {
+            *document = object_as_read();
+        }
+        assert_eq!(decode_request(&bytes, function::OBSERVED), Ok(expected));
+    }
+
+    #[test]
+    fn fields_repeated_or_out_of_order_merge_as_prost_merges_them() {
+        // Two encoded messages one after the other are one message with both sets of fields.
+        let mut later = request();
+        later.meta = None;
+        later
+            .observed
+            .as_mut()
+            .map(|o| o.resources.remove("deployment"));
+        let mut bytes = later.encode_to_vec();
+        bytes.extend(request().encode_to_vec());
+        bytes.extend(later.encode_to_vec());
+        let theirs = RunFunctionRequest::decode(bytes.as_slice()).expect("well formed");
+        assert_eq!(decode_request(&bytes, &WHOLE), Ok(theirs));
+    }
+
+    #[test]
+    fn malformed_requests_are_prosts_errors_not_panics() {
+        let bytes = request().encode_to_vec();
+        for end in 0..bytes.len() {
+            let cut = &bytes[..end];
+            let ours = decode_request(cut, function::OBSERVED);
+            if RunFunctionRequest::decode(cut).is_ok() {
+                assert!(ours.is_ok(), "cut at {end}: {ours:?}");
+            }
+        }
+        // `observed.resources` as a number.
+        let wrong_type = [0x12, 0x02, 0x10, 0x01];
+        assert!(decode_request(&wrong_type, function::OBSERVED).is_err());
+    }
+}
