@@ -12,6 +12,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use function_event_driven_service::{
     function,
     proto::v1::{RunFunctionRequest, RunFunctionResponse},
+    server::codec,
 };
 use prost::Message;
 use requests::{Case, TTL};
@@ -54,22 +55,33 @@ fn secret_refs_growth(c: &mut Criterion) {
 }
 
 /// What the server does around `run` for the load generator's default request (a steady
-/// reconcile of the full claim): decoding the request and encoding the response are transport
-/// costs every server pays; cloning a response is what the load generator's transport floor
-/// does per call instead of running the function.
+/// reconcile of the full claim): decoding the request and encoding the response, as prost's
+/// generated code does (what the load generator's transport floor pays) and as the server's
+/// codec does; and cloning a response, which is what the floor does instead of running the
+/// function.
 fn wire(c: &mut Criterion) {
     let req = Case::Observed(2).request();
     let rsp = answer(&req);
     let bytes = req.encode_to_vec();
     let mut group = c.benchmark_group("wire_observed");
-    group.bench_function("decode_request", |b| {
+    group.bench_function("decode_request_prost", |b| {
         b.iter(|| RunFunctionRequest::decode(black_box(bytes.as_slice())))
     });
+    group.bench_function("decode_request_ours", |b| {
+        b.iter(|| codec::decode_request(black_box(bytes.as_slice()), function::OBSERVED))
+    });
     group.bench_function("run", |b| b.iter(|| answer(black_box(&req))));
-    group.bench_function("encode_response", |b| {
+    group.bench_function("encode_response_prost", |b| {
         b.iter_batched_ref(
             || Vec::with_capacity(rsp.encoded_len()),
             |buf| black_box(&rsp).encode(buf),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("encode_response_ours", |b| {
+        b.iter_batched_ref(
+            || Vec::with_capacity(rsp.encoded_len()),
+            |buf| codec::encode_response(black_box(&rsp), buf),
             BatchSize::SmallInput,
         )
     });
@@ -96,7 +108,7 @@ fn after_idle(c: &mut Criterion) {
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
                 thread::sleep(IDLE);
-                let req = RunFunctionRequest::decode(bytes.as_slice())
+                let req = codec::decode_request(&bytes, function::OBSERVED)
                     .unwrap_or_else(|e| unreachable!("the fixture request decodes: {e}"));
                 let start = Instant::now();
                 black_box(answer(black_box(&req)));

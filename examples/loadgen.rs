@@ -6,7 +6,7 @@
 //!
 //! Without `--target` it builds and starts `function-event-driven-service --insecure --address
 //! 127.0.0.1:0`, times spawn to first answer, and reads the server's memory from /proc. Then it
-//! drives the server, and a minimal tonic server answering a canned copy of the same response
+//! drives the server, and a stock tonic server answering a canned copy of the same response
 //! (the floor), with the same concurrent clients for the same time, and prints calls/s, p50,
 //! p99 and errors for both and the ratio ours/floor. It exits 1 if any call failed or any
 //! answer differed from the first one, 2 if it could not set the run up. BENCHMARKS.md has

@@ -1,11 +1,12 @@
-//! The transport floor: a tonic server that answers every RunFunction with the same canned
-//! response, so the load generator can tell what our server costs above gRPC itself.
+//! The transport floor: a stock tonic server that answers every RunFunction with the same
+//! canned response, so the load generator can tell what our server costs above gRPC itself.
 //!
 //! It runs as its own process, like our server: one multi-threaded tokio runtime with a worker
-//! per core, TCP_NODELAY, the same 16 MiB message limits and the same generated service code
-//! (prost decodes each request and encodes each response) and the same allocator. The only
-//! difference is the handler:
-//! a clone of the canned response instead of `function::run`.
+//! per core, TCP_NODELAY, the same 16 MiB message limits and the same allocator. It serves
+//! tonic's generated service code, so prost decodes each whole request and encodes each
+//! response, as any tonic server does. Ours differs in its handler (`function::run` instead of
+//! a clone of the canned response) and in its codec, which decodes only what `run` reads of
+//! the observed resources and encodes each nested length once (BENCHMARKS.md).
 
 use function_event_driven_service::{
     proto::v1::{
