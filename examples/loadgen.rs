@@ -80,7 +80,7 @@ struct Args {
     /// The server binary to start; built and taken from this example's target directory if unset.
     #[arg(long)]
     binary: Option<PathBuf>,
-    /// Request to send: minimal, full, observed, secrets100 or passthrough.
+    /// Request to send: minimal, full, observed, secrets64 or passthrough.
     #[arg(long, default_value = "observed")]
     case: String,
     /// Worker threads of the clients' runtime; they share the machine with the server.

@@ -11,7 +11,7 @@ use function_event_driven_service::{
     function::{run, Malformed, OBSERVED},
     proto::v1::{
         Capability, Ready, Resource, ResourceSelector, Resources, RunFunctionRequest,
-        RunFunctionResponse, State,
+        RunFunctionResponse, Severity, State,
     },
     server::codec::{decode_request, encode_response},
 };
@@ -985,6 +985,24 @@ fn the_servers_coding_changes_no_answer() {
                 case.name
             );
         }
+    }
+}
+
+/// A benchmark that measured a refused claim would measure the wrong thing.
+#[test]
+fn every_benchmark_request_composes() {
+    for (name, case) in requests::Case::NAMED {
+        let rsp = run(&case.request(), TTL).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let messages: Vec<_> = rsp.results.iter().map(|r| &r.message).collect();
+        assert!(
+            rsp.results.iter().all(|r| r.severity() != Severity::Fatal),
+            "{name}: {messages:?}"
+        );
+        assert!(
+            rsp.desired
+                .is_some_and(|d| d.resources.contains_key("deployment")),
+            "{name}: composes a Deployment"
+        );
     }
 }
 

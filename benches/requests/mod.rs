@@ -50,7 +50,7 @@ impl Case {
         ("minimal", Case::Minimal),
         ("full", Case::Full),
         ("observed", Case::Observed(2)),
-        ("secrets100", Case::Observed(100)),
+        ("secrets64", Case::Observed(64)),
         ("passthrough", Case::PassThrough),
     ];
 
