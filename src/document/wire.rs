@@ -30,8 +30,9 @@ const VALUE_STRUCT: u32 = 5;
 const VALUE_LIST: u32 = 6;
 const LIST_VALUES: u32 = 1;
 /// Key and value of a map entry.
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
+pub const ENTRY_KEY: u32 = 1;
+/// See [`ENTRY_KEY`].
+pub const ENTRY_VALUE: u32 = 2;
 
 /// The parts of a document to decode: the fields listed, each with its own view, and every
 /// other field whole (`rest: true`) or not at all.
@@ -130,8 +131,24 @@ pub fn merge_struct(into: &mut Struct, bytes: &[u8], view: &View) -> Result<(), 
 
 /// A map entry of `Struct.fields`, `None` when `view` does not read its key.
 fn entry(bytes: &[u8], view: &View) -> Result<Option<(String, Value)>, DecodeError> {
-    let mut key: Option<String> = None;
     let mut value = Value::default();
+    let key = string_entry(bytes, |key, payload| {
+        // Encoders write the key first; a value before its key is read whole.
+        match key.map_or(Some(&WHOLE), |key| view.of(key)) {
+            Some(view) => merge_value(&mut value, payload, view),
+            None => Ok(()),
+        }
+    })?;
+    Ok(view.of(&key).map(|_| (key, value)))
+}
+
+/// Reads a map entry whose key is a string: returns the key, and hands each occurrence of the
+/// value (a message) to `value` with the key as read so far.
+pub fn string_entry(
+    bytes: &[u8],
+    mut value: impl FnMut(Option<&str>, &[u8]) -> Result<(), DecodeError>,
+) -> Result<String, DecodeError> {
+    let mut key: Option<String> = None;
     fields(bytes, |field| match field.tag {
         ENTRY_KEY => string::merge(
             field.wire_type,
@@ -141,17 +158,11 @@ fn entry(bytes: &[u8], view: &View) -> Result<Option<(String, Value)>, DecodeErr
         ),
         ENTRY_VALUE => {
             check_wire_type(WireType::LengthDelimited, field.wire_type)?;
-            // Encoders write the key first; a value before its key is read whole.
-            let view = key.as_deref().map_or(Some(&WHOLE), |key| view.of(key));
-            match view {
-                Some(view) => merge_value(&mut value, field.payload, view),
-                None => Ok(()),
-            }
+            value(key.as_deref(), field.payload)
         }
         _ => Ok(()),
     })?;
-    let key = key.unwrap_or_default();
-    Ok(view.of(&key).map(|_| (key, value)))
+    Ok(key.unwrap_or_default())
 }
 
 /// Merges the encoded `Value` `bytes` into `into`, keeping what `view` names of a struct.
@@ -175,7 +186,8 @@ fn merge_value(into: &mut Value, bytes: &[u8], view: &View) -> Result<(), Decode
 
 /// The lengths of the nested messages of what is encoded, measured in the order they are
 /// written: first [`Lengths::of_struct`] (and the caller's own [`Lengths::slot`]s) for
-/// everything, then [`Lengths::write_struct`] in the same order.
+/// everything, then [`Lengths::write_struct`] (and the caller's [`Lengths::begin`]s) in the
+/// same order.
 #[derive(Debug, Default)]
 pub struct Lengths {
     all: Vec<usize>,
@@ -195,11 +207,12 @@ impl Lengths {
         len
     }
 
-    /// The next length while writing.
-    pub fn take(&mut self) -> usize {
+    /// Writes the key of field `tag` and the next length: the start of a measured message.
+    pub fn begin(&mut self, tag: u32, buf: &mut impl BufMut) {
+        encode_key(tag, WireType::LengthDelimited, buf);
         let len = self.peek();
         self.next += 1;
-        len
+        encode_varint(len as u64, buf);
     }
 
     /// The next length while writing, without moving on.
@@ -215,7 +228,7 @@ impl Lengths {
             .iter()
             .map(|(key, value)| {
                 let value = self.of_value(value);
-                delimited(STRUCT_FIELDS, entry_len(key, value))
+                delimited(STRUCT_FIELDS, entry_len(key, (value > 0).then_some(value)))
             })
             .sum();
         self.set(slot, len)
@@ -248,12 +261,14 @@ impl Lengths {
 
     /// Writes `s` as field `tag`.
     pub fn write_struct(&mut self, tag: u32, s: &Struct, buf: &mut impl BufMut) {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(self.take() as u64, buf);
+        self.begin(tag, buf);
         for (key, value) in &s.fields {
             let len = self.measured_value(value);
             encode_key(STRUCT_FIELDS, WireType::LengthDelimited, buf);
-            encode_varint(entry_len(key, len) as u64, buf);
+            encode_varint(
+                entry_len(key, value.kind.is_some().then_some(len)) as u64,
+                buf,
+            );
             if !key.is_empty() {
                 string::encode(ENTRY_KEY, key, buf);
             }
@@ -269,8 +284,7 @@ impl Lengths {
         match &v.kind {
             Some(Kind::StructValue(s)) => self.write_struct(VALUE_STRUCT, s, buf),
             Some(Kind::ListValue(ListValue { values })) => {
-                encode_key(VALUE_LIST, WireType::LengthDelimited, buf);
-                encode_varint(self.take() as u64, buf);
+                self.begin(VALUE_LIST, buf);
                 for value in values {
                     let len = self.measured_value(value);
                     encode_key(LIST_VALUES, WireType::LengthDelimited, buf);
@@ -292,20 +306,15 @@ pub fn delimited(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// A `Struct.fields` entry whose value is `value` bytes long; as prost, an empty key and a
-/// value without kind are left out.
-fn entry_len(key: &str, value: usize) -> usize {
+/// A map entry with a string key and a message value `value` bytes long (`None`: left out).
+/// As prost does, an empty key is left out too.
+pub fn entry_len(key: &str, value: Option<usize>) -> usize {
     let key = if key.is_empty() {
         0
     } else {
         delimited(ENTRY_KEY, key.len())
     };
-    let value = if value == 0 {
-        0
-    } else {
-        delimited(ENTRY_VALUE, value)
-    };
-    key + value
+    key + value.map_or(0, |len| delimited(ENTRY_VALUE, len))
 }
 
 #[cfg(test)]

@@ -7,16 +7,16 @@
 //!   length computed once; everything else is encoded by prost.
 
 use crate::{
-    document::wire::{delimited, fields, merge_struct, Lengths, View},
+    document::wire::{
+        delimited, entry_len, fields, merge_struct, string_entry, Lengths, View, ENTRY_KEY,
+        ENTRY_VALUE,
+    },
     function,
     proto::v1::{Resource, RunFunctionRequest, RunFunctionResponse, State},
 };
 use prost::{
     bytes::{Buf, BufMut},
-    encoding::{
-        btree_map, bytes, check_wire_type, encode_key, encode_varint, int32, message, string,
-        DecodeContext, WireType,
-    },
+    encoding::{btree_map, bytes, encode_key, encode_varint, int32, message, string, WireType},
     DecodeError, Message,
 };
 use tonic::{
@@ -31,9 +31,6 @@ const STATE_RESOURCES: u32 = 2;
 const RESOURCE_RESOURCE: u32 = 1;
 const RESOURCE_CONNECTION_DETAILS: u32 = 2;
 const RESOURCE_READY: u32 = 3;
-/// Key and value of a map entry.
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
 
 /// The server's side of RunFunction: requests in, responses out.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,28 +91,17 @@ pub fn decode_request(bytes: &[u8], observed: &View) -> Result<RunFunctionReques
 
 /// One entry of `State.resources`, its resource as far as `view` reads it.
 fn observed_entry(bytes: &[u8], view: &View) -> Result<(String, Resource), DecodeError> {
-    let mut key = String::new();
     let mut resource = Resource::default();
-    fields(bytes, |field| match field.tag {
-        ENTRY_KEY => string::merge(
-            field.wire_type,
-            &mut key,
-            &mut { field.value },
-            DecodeContext::default(),
-        ),
-        ENTRY_VALUE => {
-            check_wire_type(WireType::LengthDelimited, field.wire_type)?;
-            merge_except(
-                &mut resource,
-                field.payload,
-                RESOURCE_RESOURCE,
-                |resource, payload| {
-                    let document = resource.resource.get_or_insert_with(Default::default);
-                    merge_struct(document, payload, view)
-                },
-            )
-        }
-        _ => Ok(()),
+    let key = string_entry(bytes, |_, payload| {
+        merge_except(
+            &mut resource,
+            payload,
+            RESOURCE_RESOURCE,
+            |resource, payload| {
+                let document = resource.resource.get_or_insert_with(Default::default);
+                merge_struct(document, payload, view)
+            },
+        )
     })?;
     Ok((key, resource))
 }
@@ -199,8 +185,7 @@ fn state_len(lengths: &mut Lengths, state: &State) -> usize {
 }
 
 fn write_state(lengths: &mut Lengths, tag: u32, state: &State, buf: &mut impl BufMut) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(lengths.take() as u64, buf);
+    lengths.begin(tag, buf);
     if let Some(composite) = &state.composite {
         write_resource(lengths, STATE_COMPOSITE, composite, buf);
     }
@@ -235,8 +220,7 @@ fn resource_len(lengths: &mut Lengths, resource: &Resource) -> usize {
 }
 
 fn write_resource(lengths: &mut Lengths, tag: u32, resource: &Resource, buf: &mut impl BufMut) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(lengths.take() as u64, buf);
+    lengths.begin(tag, buf);
     if let Some(document) = &resource.resource {
         lengths.write_struct(RESOURCE_RESOURCE, document, buf);
     }
@@ -265,16 +249,6 @@ fn ready_len(resource: &Resource) -> usize {
 /// prost leaves a map entry's value out when it equals the default.
 fn is_default(resource: &Resource) -> bool {
     resource.resource.is_none() && resource.connection_details.is_empty() && resource.ready == 0
-}
-
-/// A map entry with a string key and a message value `value` bytes long, `None` when left out.
-fn entry_len(key: &str, value: Option<usize>) -> usize {
-    let key = if key.is_empty() {
-        0
-    } else {
-        delimited(ENTRY_KEY, key.len())
-    };
-    key + value.map_or(0, |len| delimited(ENTRY_VALUE, len))
 }
 
 #[cfg(test)]
