@@ -167,14 +167,19 @@ pub fn encode_response(response: &RunFunctionResponse, buf: &mut impl BufMut) {
     }
 }
 
+// `State` and `Resource` are taken apart field by field, as the response is: a field added to
+// the protocol must be added here too.
+
 fn state_len(lengths: &mut Lengths, state: &State) -> usize {
+    let State {
+        composite,
+        resources,
+    } = state;
     let slot = lengths.slot();
-    let composite = state
-        .composite
+    let composite = composite
         .as_ref()
         .map_or(0, |c| delimited(STATE_COMPOSITE, resource_len(lengths, c)));
-    let resources: usize = state
-        .resources
+    let resources: usize = resources
         .iter()
         .map(|(key, resource)| {
             let value = (!is_default(resource)).then(|| resource_len(lengths, resource));
@@ -185,11 +190,15 @@ fn state_len(lengths: &mut Lengths, state: &State) -> usize {
 }
 
 fn write_state(lengths: &mut Lengths, tag: u32, state: &State, buf: &mut impl BufMut) {
+    let State {
+        composite,
+        resources,
+    } = state;
     lengths.begin(tag, buf);
-    if let Some(composite) = &state.composite {
+    if let Some(composite) = composite {
         write_resource(lengths, STATE_COMPOSITE, composite, buf);
     }
-    for (key, resource) in &state.resources {
+    for (key, resource) in resources {
         let value = (!is_default(resource)).then(|| lengths.peek());
         encode_key(STATE_RESOURCES, WireType::LengthDelimited, buf);
         encode_varint(entry_len(key, value) as u64, buf);
@@ -203,25 +212,37 @@ fn write_state(lengths: &mut Lengths, tag: u32, state: &State, buf: &mut impl Bu
 }
 
 fn resource_len(lengths: &mut Lengths, resource: &Resource) -> usize {
+    let Resource {
+        resource,
+        connection_details,
+        ready,
+    } = resource;
     let slot = lengths.slot();
     let document = resource
-        .resource
         .as_ref()
         .map_or(0, |s| delimited(RESOURCE_RESOURCE, lengths.of_struct(s)));
-    let len = document
-        + btree_map::encoded_len(
-            string::encoded_len,
-            bytes::encoded_len,
-            RESOURCE_CONNECTION_DETAILS,
-            &resource.connection_details,
-        )
-        + ready_len(resource);
-    lengths.set(slot, len)
+    let details = btree_map::encoded_len(
+        string::encoded_len,
+        bytes::encoded_len,
+        RESOURCE_CONNECTION_DETAILS,
+        connection_details,
+    );
+    let ready = if *ready == 0 {
+        0
+    } else {
+        int32::encoded_len(RESOURCE_READY, ready)
+    };
+    lengths.set(slot, document + details + ready)
 }
 
 fn write_resource(lengths: &mut Lengths, tag: u32, resource: &Resource, buf: &mut impl BufMut) {
+    let Resource {
+        resource,
+        connection_details,
+        ready,
+    } = resource;
     lengths.begin(tag, buf);
-    if let Some(document) = &resource.resource {
+    if let Some(document) = resource {
         lengths.write_struct(RESOURCE_RESOURCE, document, buf);
     }
     btree_map::encode(
@@ -230,25 +251,17 @@ fn write_resource(lengths: &mut Lengths, tag: u32, resource: &Resource, buf: &mu
         bytes::encode,
         bytes::encoded_len,
         RESOURCE_CONNECTION_DETAILS,
-        &resource.connection_details,
+        connection_details,
         buf,
     );
-    if resource.ready != 0 {
-        int32::encode(RESOURCE_READY, &resource.ready, buf);
-    }
-}
-
-fn ready_len(resource: &Resource) -> usize {
-    if resource.ready == 0 {
-        0
-    } else {
-        int32::encoded_len(RESOURCE_READY, &resource.ready)
+    if *ready != 0 {
+        int32::encode(RESOURCE_READY, ready, buf);
     }
 }
 
 /// prost leaves a map entry's value out when it equals the default.
 fn is_default(resource: &Resource) -> bool {
-    resource.resource.is_none() && resource.connection_details.is_empty() && resource.ready == 0
+    *resource == Resource::default()
 }
 
 #[cfg(test)]
@@ -308,6 +321,18 @@ mod tests {
                 "atProvider": {"manifest": live},
             },
         }))
+    }
+
+    /// `request` with every observed document, all of them [`object`], as `run` reads it.
+    fn as_read(mut request: RunFunctionRequest) -> RunFunctionRequest {
+        let observed = request
+            .observed
+            .iter_mut()
+            .flat_map(|o| o.resources.values_mut());
+        for document in observed.filter_map(|r| r.resource.as_mut()) {
+            *document = object_as_read();
+        }
+        request
     }
 
     fn resource(document: Struct) -> Resource {
@@ -452,7 +477,13 @@ mod tests {
         bytes.extend(request().encode_to_vec());
         bytes.extend(later.encode_to_vec());
         let theirs = RunFunctionRequest::decode(bytes.as_slice()).expect("well formed");
-        assert_eq!(decode_request(&bytes, &WHOLE), Ok(theirs));
+        assert_eq!(decode_request(&bytes, &WHOLE), Ok(theirs.clone()));
+
+        // Every observed document is `object()` merged into itself: read, `object_as_read()`.
+        assert_eq!(
+            decode_request(&bytes, function::OBSERVED),
+            Ok(as_read(theirs))
+        );
     }
 
     #[test]
