@@ -33,12 +33,21 @@ pub const SPEC_VALID: &str = "SpecValid";
 /// Reason of `SpecValid=False`, and of the Fatal result that goes with it.
 pub const REASON_INVALID: &str = "InvalidSpec";
 
-/// What this module reads of an observed resource: its metadata and status, and of its spec
-/// the replicas and the pod template's metadata; the same of the live object that a
-/// provider-kubernetes Object carries in `status.atProvider.manifest`. The server decodes no
-/// more of an observed resource than this, so a new read of one needs a field here.
+/// What this module reads of an observed resource: its generation and status, and of its spec
+/// the replicas and the pod template's metadata; of the live object that a provider-kubernetes
+/// Object carries in `status.atProvider.manifest`, the same but the generation. The server
+/// decodes no more of an observed resource than this, so a new read of one needs a field here.
 pub static READ: View = View {
-    fields: &[("metadata", &WHOLE), ("spec", &SPEC), ("status", &STATUS)],
+    fields: &[
+        ("metadata", &METADATA),
+        ("spec", &SPEC),
+        ("status", &STATUS),
+    ],
+    rest: false,
+};
+
+static METADATA: View = View {
+    fields: &[("generation", &WHOLE)],
     rest: false,
 };
 
@@ -53,7 +62,7 @@ static AT_PROVIDER: View = View {
 };
 
 static LIVE: View = View {
-    fields: &[("metadata", &WHOLE), ("spec", &SPEC), ("status", &WHOLE)],
+    fields: &[("spec", &SPEC), ("status", &WHOLE)],
     rest: false,
 };
 

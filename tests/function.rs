@@ -866,6 +866,20 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "consumer_ready_for_an_older_generation_direct",
+            reason: "Direct: NACK's Ready is for generation 1 while the Consumer is at 2, so the consumer is not ready yet, though its condition says True",
+            req: {
+                let mut spec = scaling_spec();
+                spec["rolloutOnConfigChange"] = json!(false);
+                let mut req = with_observed(
+                    request(namespaced_xr(spec)),
+                    &[("consumer", nack_consumer("True", 2, 1))],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
             name: "rollout_in_progress_direct",
             reason: "Direct: a new template not yet observed by the Deployment controller is not ready",
             req: {

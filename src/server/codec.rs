@@ -297,7 +297,7 @@ mod tests {
         json_to_struct(&json!({
             "apiVersion": "kubernetes.crossplane.io/v1alpha2",
             "kind": "Object",
-            "metadata": {"name": "w-deployment"},
+            "metadata": {"name": "w-deployment", "generation": 2, "managedFields": [{}]},
             "spec": {"forProvider": {"manifest": live}},
             "status": {
                 "conditions": [{"type": "Ready", "status": "True"}],
@@ -309,12 +309,11 @@ mod tests {
     /// What `run` reads of [`object`].
     fn object_as_read() -> Struct {
         let live = json!({
-            "metadata": {"name": "w", "generation": 3},
             "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"hash": "abc"}}}},
             "status": {"observedGeneration": 3, "conditions": [{"type": "Available"}]},
         });
         json_to_struct(&json!({
-            "metadata": {"name": "w-deployment"},
+            "metadata": {"generation": 2},
             "spec": {},
             "status": {
                 "conditions": [{"type": "Ready", "status": "True"}],
