@@ -33,10 +33,11 @@ pub const SPEC_VALID: &str = "SpecValid";
 /// Reason of `SpecValid=False`, and of the Fatal result that goes with it.
 pub const REASON_INVALID: &str = "InvalidSpec";
 
-/// What this module reads of an observed resource: its generation and status, and of its spec
-/// the replicas and the pod template's metadata; of the live object that a provider-kubernetes
-/// Object carries in `status.atProvider.manifest`, the same but the generation. The server
-/// decodes no more of an observed resource than this, so a new read of one needs a field here.
+/// What this module reads of an observed resource, in either output. A provider-kubernetes
+/// Object: its status, and of the live object it carries in `status.atProvider.manifest` the
+/// status, the replicas and the pod template's metadata. A kind composed directly: the same of
+/// itself, and its generation. The server decodes no more of an observed resource than this,
+/// so a new read of one needs a field here.
 pub static READ: View = View {
     fields: &[
         ("metadata", &METADATA),

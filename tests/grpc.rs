@@ -12,6 +12,10 @@ use harness::{
     call_raw, config_from_flags, insecure_config, request, request_after_earlier_step, resource,
     v1_client, v1beta1_client, TestServer, V1_RUN_FUNCTION,
 };
+
+/// gRPC path of RunFunction in the v1beta1 package.
+const V1BETA1_RUN_FUNCTION: &str =
+    "/apiextensions.fn.proto.v1beta1.FunctionRunnerService/RunFunction";
 use prost::Message;
 use serde_json::json;
 use std::{collections::BTreeMap, time::Duration};
@@ -284,11 +288,17 @@ async fn undecodable_bytes_get_an_error_status_and_the_server_keeps_serving() {
     let server = TestServer::start(insecure_config()).await;
     let channel = server.channel().await;
     for (name, body) in cases {
-        let status = call_raw(channel.clone(), V1_RUN_FUNCTION, body)
-            .await
-            .expect_err(name);
-        // What a stock tonic server answers bytes prost cannot decode.
-        assert_eq!(status.code(), Code::Internal, "{name}: {status:?}");
+        for path in [V1_RUN_FUNCTION, V1BETA1_RUN_FUNCTION] {
+            let status = call_raw(channel.clone(), path, body.clone())
+                .await
+                .expect_err(name);
+            // What a stock tonic server answers bytes prost cannot decode.
+            assert_eq!(
+                status.code(),
+                Code::Internal,
+                "{name} on {path}: {status:?}"
+            );
+        }
 
         let good = request("after-bad-input");
         let rsp = run_function(Protocol::V1, channel.clone(), good.clone())
@@ -298,7 +308,6 @@ async fn undecodable_bytes_get_an_error_status_and_the_server_keeps_serving() {
     }
 }
 
-/// A valid request padded with `bytes` of connection details on an earlier desired resource.
 #[tokio::test]
 async fn a_method_the_function_services_do_not_have_is_unimplemented() {
     let server = TestServer::start(insecure_config()).await;
@@ -315,6 +324,7 @@ async fn a_method_the_function_services_do_not_have_is_unimplemented() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// A valid request padded with `bytes` of connection details on an earlier desired resource.
 fn request_of_at_least(bytes: usize) -> RunFunctionRequest {
     let mut req = request_after_earlier_step("big");
     let desired = req.desired.get_or_insert_with(State::default);

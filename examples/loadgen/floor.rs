@@ -1,5 +1,6 @@
 //! The transport floor: a stock tonic server that answers every RunFunction with the same
-//! canned response, so the load generator can compare our server with one that does no work.
+//! canned response, so the load generator can compare our server with one that does no work
+//! of its own.
 //!
 //! It runs as its own process, like our server: one multi-threaded tokio runtime with a worker
 //! per core, TCP_NODELAY, the same 16 MiB message limits and the same allocator. It serves

@@ -8,11 +8,12 @@
 //!   message's length again at every level above it, which for a Kubernetes manifest (a dozen
 //!   levels of `Struct` in `Value` in `Struct`) costs more than writing the bytes.
 //!
-//! Both give the bytes and values prost gives; the tests compare them. Two differences remain
-//! on input no encoder writes: the parts a view skips are not decoded, so a depth beyond
-//! prost's limit of 100 levels, or a wrong wire type, goes unnoticed there; and prost's limit
-//! counts again from where a view hands a part to prost. A decoding error names what prost
-//! found, without the path of messages above it.
+//! Both give the bytes and values prost gives; the tests compare them. What differs is only on
+//! input no encoder writes, or in an error's wording:
+//! - The parts a view skips are not decoded, so nothing in them is checked: not their depth,
+//!   wire types, UTF-8 or nested lengths. Only their own length is.
+//! - prost's limit of 100 nested levels counts again from where a view hands a part to prost.
+//! - A decoding error names what prost found, without the path of messages above it.
 
 use prost::{
     bytes::BufMut,
@@ -218,6 +219,11 @@ impl Lengths {
         let len = self.peek();
         self.next += 1;
         encode_varint(len as u64, buf);
+    }
+
+    /// Whether every length measured has been written.
+    pub fn is_done(&self) -> bool {
+        self.next == self.all.len()
     }
 
     /// The next length while writing, without moving on.
@@ -476,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_key_of_an_entry_chooses_its_view_wherever_it_comes() {
+    fn the_last_key_of_an_entry_chooses_its_view_and_its_values_merge() {
         let flag = Value {
             kind: Some(Kind::BoolValue(true)),
         };
@@ -487,7 +493,22 @@ mod tests {
             ]))),
         }
         .encode_to_vec();
-        let unusual: [&[(u32, &[u8])]; 3] = [
+        let more = Value {
+            kind: Some(Kind::StructValue(document(vec![(
+                "replicas",
+                Value {
+                    kind: Some(Kind::NumberValue(3.0)),
+                },
+            )]))),
+        }
+        .encode_to_vec();
+        let unusual: [&[(u32, &[u8])]; 4] = [
+            // The value twice: prost merges the second into the first.
+            &[
+                (ENTRY_KEY, b"spec"),
+                (ENTRY_VALUE, &value),
+                (ENTRY_VALUE, &more),
+            ],
             &[(ENTRY_VALUE, &value), (ENTRY_KEY, b"spec")],
             &[
                 (ENTRY_KEY, b"spec"),
