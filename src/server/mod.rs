@@ -106,7 +106,7 @@ impl ServerConfig {
 }
 
 /// The RunFunction service, registered under both protocol packages.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Function {
     ttl: Duration,
 }

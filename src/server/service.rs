@@ -2,7 +2,10 @@
 //! as its generated server would, and [`RunFunctionCodec`] codes the messages.
 
 use super::{codec::RunFunctionCodec, Function};
-use crate::proto::v1::{RunFunctionRequest, RunFunctionResponse};
+use crate::proto::{
+    self,
+    v1::{RunFunctionRequest, RunFunctionResponse},
+};
 use std::{
     convert::Infallible,
     future::{ready, Future, Ready},
@@ -20,10 +23,8 @@ use tonic::{
 
 /// A protocol package RunFunction is served under.
 pub trait Package: Send + Sync + 'static {
-    /// The gRPC service name.
+    /// The gRPC service name, as the generated code names it.
     const SERVICE: &'static str;
-    /// The path of its RunFunction method.
-    const METHOD: &'static str;
     /// The package's version, as logs name it.
     const PROTOCOL: &'static str;
 }
@@ -33,8 +34,7 @@ pub trait Package: Send + Sync + 'static {
 pub enum V1 {}
 
 impl Package for V1 {
-    const SERVICE: &'static str = "apiextensions.fn.proto.v1.FunctionRunnerService";
-    const METHOD: &'static str = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction";
+    const SERVICE: &'static str = proto::v1::function_runner_service_server::SERVICE_NAME;
     const PROTOCOL: &'static str = "v1";
 }
 
@@ -43,10 +43,15 @@ impl Package for V1 {
 pub enum V1beta1 {}
 
 impl Package for V1beta1 {
-    const SERVICE: &'static str = "apiextensions.fn.proto.v1beta1.FunctionRunnerService";
-    const METHOD: &'static str =
-        "/apiextensions.fn.proto.v1beta1.FunctionRunnerService/RunFunction";
+    const SERVICE: &'static str = proto::v1beta1::function_runner_service_server::SERVICE_NAME;
     const PROTOCOL: &'static str = "v1beta1";
+}
+
+/// Whether `path` is `/<service>/RunFunction`.
+fn is_run_function(path: &str, service: &str) -> bool {
+    path.strip_prefix('/')
+        .and_then(|path| path.strip_prefix(service))
+        == Some("/RunFunction")
 }
 
 /// RunFunction under package `P`.
@@ -96,7 +101,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Answer {
-        if request.uri().path() != P::METHOD {
+        if !is_run_function(request.uri().path(), P::SERVICE) {
             return Box::pin(ready(Ok(Status::unimplemented("").into_http())));
         }
         let call = Call::<P>(Arc::clone(&self.function), PhantomData);
