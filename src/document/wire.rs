@@ -239,8 +239,11 @@ impl Lengths {
             .fields
             .iter()
             .map(|(key, value)| {
-                let value = self.of_value(value);
-                delimited(STRUCT_FIELDS, entry_len(key, (value > 0).then_some(value)))
+                let len = self.of_value(value);
+                delimited(
+                    STRUCT_FIELDS,
+                    entry_len(key, value.kind.is_some().then_some(len)),
+                )
             })
             .sum();
         self.set(slot, len)
@@ -275,16 +278,9 @@ impl Lengths {
     pub fn write_struct(&mut self, tag: u32, s: &Struct, buf: &mut impl BufMut) {
         self.begin(tag, buf);
         for (key, value) in &s.fields {
-            let len = self.measured_value(value);
-            encode_key(STRUCT_FIELDS, WireType::LengthDelimited, buf);
-            encode_varint(
-                entry_len(key, value.kind.is_some().then_some(len)) as u64,
-                buf,
-            );
-            if !key.is_empty() {
-                string::encode(ENTRY_KEY, key, buf);
-            }
-            if value.kind.is_some() {
+            let len = value.kind.is_some().then(|| self.measured_value(value));
+            begin_entry(STRUCT_FIELDS, key, len, buf);
+            if let Some(len) = len {
                 encode_key(ENTRY_VALUE, WireType::LengthDelimited, buf);
                 encode_varint(len as u64, buf);
                 self.write_value(value, buf);
@@ -327,6 +323,18 @@ pub fn entry_len(key: &str, value: Option<usize>) -> usize {
         delimited(ENTRY_KEY, key.len())
     };
     key + value.map_or(0, |len| delimited(ENTRY_VALUE, len))
+}
+
+/// Writes the start of such an entry as field `tag`: its key and length, then the string key.
+/// The value, if any, follows as field [`ENTRY_VALUE`].
+pub fn begin_entry(tag: u32, key: &str, value: Option<usize>, buf: &mut impl BufMut) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(entry_len(key, value) as u64, buf);
+    if !key.is_empty() {
+        encode_key(ENTRY_KEY, WireType::LengthDelimited, buf);
+        encode_varint(key.len() as u64, buf);
+        buf.put_slice(key.as_bytes());
+    }
 }
 
 #[cfg(test)]

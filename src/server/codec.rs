@@ -8,7 +8,7 @@
 
 use crate::{
     document::wire::{
-        delimited, entry_len, fields, merge_struct, string_entry, Lengths, View, ENTRY_KEY,
+        begin_entry, delimited, entry_len, fields, merge_struct, string_entry, Lengths, View,
         ENTRY_VALUE,
     },
     function,
@@ -16,7 +16,7 @@ use crate::{
 };
 use prost::{
     bytes::{Buf, BufMut},
-    encoding::{btree_map, bytes, encode_key, encode_varint, int32, message, string, WireType},
+    encoding::{btree_map, bytes, int32, message, string, WireType},
     DecodeError, Message,
 };
 use tonic::{
@@ -201,11 +201,7 @@ fn write_state(lengths: &mut Lengths, tag: u32, state: &State, buf: &mut impl Bu
     }
     for (key, resource) in resources {
         let value = (!is_default(resource)).then(|| lengths.peek());
-        encode_key(STATE_RESOURCES, WireType::LengthDelimited, buf);
-        encode_varint(entry_len(key, value) as u64, buf);
-        if !key.is_empty() {
-            string::encode(ENTRY_KEY, key, buf);
-        }
+        begin_entry(STATE_RESOURCES, key, value, buf);
         if value.is_some() {
             write_resource(lengths, ENTRY_VALUE, resource, buf);
         }
@@ -269,7 +265,10 @@ fn is_default(resource: &Resource) -> bool {
 mod tests {
     use super::*;
     use crate::{
-        document::{convert::json_to_struct, wire::WHOLE},
+        document::{
+            convert::json_to_struct,
+            wire::{ENTRY_KEY, WHOLE},
+        },
         proto::v1::{
             Condition, CredentialData, Credentials, MatchLabels, RequestMeta, Requirements,
             ResourceSelector, Resources, ResponseMeta, Result as PbResult, Schema, SchemaSelector,
