@@ -10,12 +10,8 @@ use function_event_driven_service::{
 };
 use harness::{
     call_raw, config_from_flags, insecure_config, request, request_after_earlier_step, resource,
-    v1_client, v1beta1_client, TestServer, V1_RUN_FUNCTION,
+    v1_client, v1beta1_client, TestServer, V1BETA1_RUN_FUNCTION, V1_RUN_FUNCTION,
 };
-
-/// gRPC path of RunFunction in the v1beta1 package.
-const V1BETA1_RUN_FUNCTION: &str =
-    "/apiextensions.fn.proto.v1beta1.FunctionRunnerService/RunFunction";
 use prost::Message;
 use serde_json::json;
 use std::{collections::BTreeMap, time::Duration};

@@ -48,6 +48,10 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_function-event-driven-service");
 /// gRPC path of RunFunction in the v1 package.
 pub const V1_RUN_FUNCTION: &str = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction";
 
+/// gRPC path of RunFunction in the v1beta1 package.
+pub const V1BETA1_RUN_FUNCTION: &str =
+    "/apiextensions.fn.proto.v1beta1.FunctionRunnerService/RunFunction";
+
 /// Largest response a test client accepts: above gRPC's 4 MiB default, as the big-state tests need.
 pub const CLIENT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
