@@ -37,8 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // v1beta1 messages are v1 messages on the wire: reuse the v1 types so both services
         // share one implementation and no conversion happens per call.
         .extern_path(".apiextensions.fn.proto.v1beta1", "crate::proto::v1")
-        // Clients for the tests and the load generator. The generated server is its stock floor;
-        // ours routes RunFunction itself, with its own codec (src/server/service.rs).
+        // The generated server is the server (src/server/mod.rs implements its trait for both
+        // packages); the clients are for the tests and the load generator.
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -1,4 +1,4 @@
-//! Cost of one `function::run` call, and of the wire work the server does around it.
+//! Cost of one `function::run` call.
 //!
 //! `cargo bench` prints the figures; nothing here asserts a time. BENCHMARKS.md records them.
 
@@ -8,11 +8,10 @@ mod requests;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use function_event_driven_service::{
     function,
     proto::v1::{RunFunctionRequest, RunFunctionResponse},
-    server::codec,
 };
 use prost::Message;
 use requests::{Case, TTL};
@@ -55,41 +54,6 @@ fn secret_refs_growth(c: &mut Criterion) {
     group.finish();
 }
 
-/// What the server does around `run` for the load generator's default request (a steady
-/// reconcile of the full claim): decoding the request and encoding the response, as prost's
-/// generated code does (what the load generator's transport floor pays) and as the server's
-/// codec does; and cloning a response, which is what the floor does instead of running the
-/// function.
-fn wire(c: &mut Criterion) {
-    let req = Case::Observed(2).request();
-    let rsp = answer(&req);
-    let bytes = req.encode_to_vec();
-    let mut group = c.benchmark_group("wire_observed");
-    group.bench_function("decode_request_prost", |b| {
-        b.iter(|| RunFunctionRequest::decode(black_box(bytes.as_slice())))
-    });
-    group.bench_function("decode_request_ours", |b| {
-        b.iter(|| codec::decode_request(black_box(bytes.as_slice()), function::OBSERVED))
-    });
-    group.bench_function("run", |b| b.iter(|| answer(black_box(&req))));
-    group.bench_function("encode_response_prost", |b| {
-        b.iter_batched_ref(
-            || Vec::with_capacity(rsp.encoded_len()),
-            |buf| black_box(&rsp).encode(buf),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("encode_response_ours", |b| {
-        b.iter_batched_ref(
-            || Vec::with_capacity(rsp.encoded_len()),
-            |buf| codec::encode_response(black_box(&rsp), buf),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("clone_response", |b| b.iter(|| black_box(&rsp).clone()));
-    group.finish();
-}
-
 /// How long the thread sleeps before each call in `after_idle` (at least; the sleep may last
 /// longer). Chosen because it reproduces what `run` costs inside the loaded server, where the
 /// thread also waits on the network and decodes, encodes and shares its core with the clients
@@ -109,7 +73,7 @@ fn after_idle(c: &mut Criterion) {
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
                 thread::sleep(IDLE);
-                let req = codec::decode_request(&bytes, function::OBSERVED)
+                let req = RunFunctionRequest::decode(bytes.as_slice())
                     .unwrap_or_else(|e| unreachable!("the fixture request decodes: {e}"));
                 let start = Instant::now();
                 black_box(answer(black_box(&req)));
@@ -145,6 +109,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50);
-    targets = run_per_case, secret_refs_growth, wire, after_idle
+    targets = run_per_case, secret_refs_growth, after_idle
 }
 criterion_main!(benches);

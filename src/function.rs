@@ -7,8 +7,8 @@ use crate::{
         EventDrivenService,
     },
     compose,
+    document::convert,
     document::tree::ObjectParts,
-    document::{convert, wire::View},
     observed,
     proto::v1::{
         Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
@@ -19,9 +19,6 @@ use crate::{
 use prost_types::Value as PbValue;
 use serde_json::Value;
 use std::time::Duration;
-
-/// What [`run`] reads of each observed resource; the server decodes nothing else of them.
-pub static OBSERVED: &View = &observed::READ;
 
 /// A request that is not well formed; the server answers it with a gRPC error status.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -12,10 +12,7 @@ use crate::{
         CONFIG_HASH, CONSUMER, DEPLOYMENT, KEYS, POD_DISRUPTION_BUDGET, SCALED_OBJECT, SERVICE,
         SERVICE_ACCOUNT,
     },
-    document::{
-        tree::{ObjectParts, Tree},
-        wire::{View, WHOLE},
-    },
+    document::tree::{ObjectParts, Tree},
     proto::v1::{Condition, Ready, Resource, Result as PbResult, Severity, Status, Target},
 };
 use prost_types::Value as PbValue;
@@ -32,50 +29,6 @@ pub const CONSUMER_READY: &str = "ConsumerReady";
 pub const SPEC_VALID: &str = "SpecValid";
 /// Reason of `SpecValid=False`, and of the Fatal result that goes with it.
 pub const REASON_INVALID: &str = "InvalidSpec";
-
-/// What this module reads of an observed resource, in either output. A provider-kubernetes
-/// Object: its status, and of the live object it carries in `status.atProvider.manifest` the
-/// status, the replicas and the pod template's metadata. A kind composed directly: the same of
-/// itself, and its generation. The server decodes no more of an observed resource than this,
-/// so a new read of one needs a field here.
-pub static READ: View = View {
-    fields: &[
-        ("metadata", &METADATA),
-        ("spec", &SPEC),
-        ("status", &STATUS),
-    ],
-    rest: false,
-};
-
-static METADATA: View = View {
-    fields: &[("generation", &WHOLE)],
-    rest: false,
-};
-
-static STATUS: View = View {
-    fields: &[("atProvider", &AT_PROVIDER)],
-    rest: true,
-};
-
-static AT_PROVIDER: View = View {
-    fields: &[("manifest", &LIVE)],
-    rest: false,
-};
-
-static LIVE: View = View {
-    fields: &[("spec", &SPEC), ("status", &WHOLE)],
-    rest: false,
-};
-
-static SPEC: View = View {
-    fields: &[("replicas", &WHOLE), ("template", &TEMPLATE)],
-    rest: false,
-};
-
-static TEMPLATE: View = View {
-    fields: &[("metadata", &WHOLE)],
-    rest: false,
-};
 
 /// What the function reports about observed state.
 #[derive(Debug, Default, PartialEq)]

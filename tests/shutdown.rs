@@ -8,6 +8,7 @@ use function_event_driven_service::{
     proto::v1::{RunFunctionRequest, RunFunctionResponse},
 };
 use harness::{request, v1_client, Process, V1_RUN_FUNCTION};
+use http::uri::PathAndQuery;
 use std::{
     future::Future,
     pin::Pin,
@@ -16,7 +17,7 @@ use std::{
 };
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
-use tonic::{codegen::http::uri::PathAndQuery, transport::Channel, Status};
+use tonic::{transport::Channel, Status};
 
 /// Log line the server writes once shutdown has begun.
 const SHUTTING_DOWN: &str = "shutting down: no new connections, finishing calls in flight";

@@ -5,9 +5,9 @@
 //! It runs as its own process, like our server: one multi-threaded tokio runtime with a worker
 //! per core, TCP_NODELAY, the same 16 MiB message limits and the same allocator. It serves
 //! tonic's generated service code, so prost decodes each whole request and encodes each
-//! response, as any tonic server does. Ours differs in its handler (`function::run` instead of
-//! a clone of the canned response) and in its codec, which decodes only what `run` reads of
-//! the observed resources and encodes each nested length once (BENCHMARKS.md).
+//! response, as any tonic server does, ours included. Ours differs only in its handler
+//! (`function::run` instead of a clone of the canned response), so the floor is a reference
+//! line for what the transport costs, not a target.
 
 use function_event_driven_service::{
     proto::v1::{

@@ -6,13 +6,13 @@
 
 use crate::{child::cpu_time, raw_codec::RawCodec};
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 use tonic::{
     client::Grpc,
-    codegen::http::uri::PathAndQuery,
     transport::{Channel, Endpoint},
 };
 

@@ -4,4 +4,3 @@ pub mod convert;
 pub mod schema;
 pub mod shape;
 pub mod tree;
-pub mod wire;

@@ -1,7 +1,7 @@
 //! Why the server could not start, or stopped with an error, and the exit code for each.
 
-use super::tls::{TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
-use std::{io, net::SocketAddr, path::PathBuf, process::ExitCode};
+use super::tls::{TlsError, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
+use std::{io, net::SocketAddr, process::ExitCode};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -13,30 +13,9 @@ pub enum ServeError {
          or pass --insecure to serve plaintext for local development and `crossplane render`"
     )]
     NoTransportSecurity,
-    /// A file of the TLS directory is missing or unreadable.
-    #[error("cannot read TLS file {}: {source}", .path.display())]
-    TlsFileUnreadable {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: io::Error,
-    },
-    /// A file of the TLS directory does not hold what it should.
-    #[error("TLS file {} holds no {expected}", .path.display())]
-    TlsFileInvalid {
-        /// The file.
-        path: PathBuf,
-        /// What the file should hold.
-        expected: &'static str,
-    },
-    /// The TLS files parse but do not make a usable configuration (e.g. key and certificate differ).
-    #[error("cannot set up mutual TLS from {}: {}", .dir.display(), chain(.source))]
-    Tls {
-        /// The TLS directory.
-        dir: PathBuf,
-        /// What tonic/rustls said.
-        source: tonic::transport::Error,
-    },
+    /// The TLS directory does not make a mutual-TLS configuration.
+    #[error("{}", chain(.0))]
+    Tls(#[from] TlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -60,11 +39,7 @@ impl ServeError {
     /// Exit code: 2 for a configuration the operator must fix, 1 for anything else.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::NoTransportSecurity
-            | Self::TlsFileUnreadable { .. }
-            | Self::TlsFileInvalid { .. }
-            | Self::Tls { .. }
-            | Self::Bind { .. } => ExitCode::from(2),
+            Self::NoTransportSecurity | Self::Tls(_) | Self::Bind { .. } => ExitCode::from(2),
             Self::Startup(_) | Self::Reflection(_) | Self::Serve(_) => ExitCode::FAILURE,
         }
     }

@@ -1,16 +1,13 @@
 //! The only tonic code: TLS, health, reflection, v1 + v1beta1 services, graceful shutdown.
 //!
-//! Every call goes straight to [`function::run`]; this module only moves bytes, enforces
-//! limits and logs which call arrived, never what it carried. It moves them with its own codec
-//! ([`codec`]), which decodes no more of the observed resources than `run` reads.
+//! Every call goes straight to [`function::run`] through tonic's generated server and prost's
+//! coding; this module only enforces limits and logs which call arrived, never what it carried.
 
-pub mod codec;
 mod error;
-mod service;
 mod tls;
 
 pub use error::ServeError;
-pub use tls::{TlsMaterial, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
+pub use tls::{TlsError, TlsMaterial, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
 
 use crate::{
     function,
@@ -20,7 +17,6 @@ use crate::{
     },
 };
 use clap::Args;
-use service::{RunFunction, V1beta1, V1};
 use std::{
     future::Future,
     io::{self, IsTerminal},
@@ -36,7 +32,6 @@ use tokio::{
     sync::oneshot,
 };
 use tonic::{
-    codegen::http,
     transport::{server::TcpIncoming, Server},
     Request, Response, Status,
 };
@@ -68,8 +63,9 @@ pub struct ServeArgs {
     pub ttl: Duration,
 }
 
-type V1Server = RunFunction<V1>;
-type V1beta1Server = RunFunction<V1beta1>;
+type V1Server = proto::v1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
+type V1beta1Server =
+    proto::v1beta1::function_runner_service_server::FunctionRunnerServiceServer<Function>;
 
 /// How long in-flight calls may run on after a shutdown signal; a stuck client (or an endless
 /// health Watch stream) must not keep the pod past Kubernetes' 30 s termination grace period.
@@ -131,6 +127,26 @@ impl Function {
     }
 }
 
+#[tonic::async_trait]
+impl proto::v1::function_runner_service_server::FunctionRunnerService for Function {
+    async fn run_function(
+        &self,
+        request: Request<RunFunctionRequest>,
+    ) -> Result<Response<RunFunctionResponse>, Status> {
+        self.run("v1", request)
+    }
+}
+
+#[tonic::async_trait]
+impl proto::v1beta1::function_runner_service_server::FunctionRunnerService for Function {
+    async fn run_function(
+        &self,
+        request: Request<RunFunctionRequest>,
+    ) -> Result<Response<RunFunctionResponse>, Status> {
+        self.run("v1beta1", request)
+    }
+}
+
 /// `metadata.name` of the observed XR, read without converting the whole resource.
 fn composite_name(request: &RunFunctionRequest) -> Option<&str> {
     use prost_types::value::Kind;
@@ -177,8 +193,12 @@ pub async fn serve(
     let address = listener.local_addr().map_err(ServeError::Startup)?;
     let limit = config.max_message_size;
     let function = Arc::new(Function { ttl: config.ttl });
-    let v1 = V1Server::new(Arc::clone(&function), limit);
-    let v1beta1 = V1beta1Server::new(function, limit);
+    let v1 = V1Server::from_arc(Arc::clone(&function))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let v1beta1 = V1beta1Server::from_arc(function)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<V1Server>().await;
@@ -194,12 +214,7 @@ pub async fn serve(
 
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
-        builder = builder
-            .tls_config(tls.server_tls_config())
-            .map_err(|source| ServeError::Tls {
-                dir: tls.dir().to_path_buf(),
-                source,
-            })?;
+        builder = tls.secure(builder)?;
     }
     let router = builder
         .layer(tower::util::MapResponseLayer::new(

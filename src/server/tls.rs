@@ -1,9 +1,8 @@
 //! Mutual-TLS material from `--tls-certs-dir`, read and checked before the port is bound.
 
-use super::error::ServeError;
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use std::{
-    fmt,
+    fmt, io,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -18,6 +17,37 @@ pub const TLS_CA_FILE: &str = "ca.crt";
 
 /// A client that opens a connection and never finishes the handshake must not hold it forever.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the TLS directory does not make a mutual-TLS configuration. The causes are sources, so
+/// whoever prints the error walks them.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file is missing or unreadable.
+    #[error("cannot read TLS file {}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// A file does not hold what it should.
+    #[error("TLS file {} holds no {expected}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What the file should hold.
+        expected: &'static str,
+    },
+    /// The files parse but do not make a usable configuration (e.g. key and certificate differ).
+    #[error("cannot set up mutual TLS from {}", .dir.display())]
+    Unusable {
+        /// The TLS directory.
+        dir: PathBuf,
+        /// What tonic/rustls said.
+        source: tonic::transport::Error,
+    },
+}
+
 /// The PEM contents of a mutual-TLS directory, checked when read.
 #[derive(Clone)]
 pub struct TlsMaterial {
@@ -39,12 +69,12 @@ impl fmt::Debug for TlsMaterial {
 impl TlsMaterial {
     /// Reads `tls.crt`, `tls.key` and `ca.crt` from `dir`, naming the first file that is
     /// missing, unreadable or not PEM of the right kind.
-    pub fn load(dir: &Path) -> Result<Self, ServeError> {
+    pub fn load(dir: &Path) -> Result<Self, TlsError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| ServeError::TlsFileUnreadable { path, source })
+            std::fs::read(&path).map_err(|source| TlsError::Unreadable { path, source })
         };
-        let invalid = |name: &str, expected| ServeError::TlsFileInvalid {
+        let invalid = |name: &str, expected| TlsError::Invalid {
             path: dir.join(name),
             expected,
         };
@@ -77,25 +107,22 @@ impl TlsMaterial {
         };
         // Build the TLS acceptor once now, so a key that does not match its certificate stops
         // start-up with the other configuration errors, before the port is bound.
-        Server::builder()
-            .tls_config(material.server_tls_config())
-            .map_err(|source| ServeError::Tls {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
+        material.secure(Server::builder())?;
         Ok(material)
     }
 
-    /// The directory the material came from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub(super) fn server_tls_config(&self) -> ServerTlsConfig {
+    /// `builder` serving mutual TLS with this material.
+    pub(super) fn secure(&self, builder: Server) -> Result<Server, TlsError> {
         // A CA root without `client_auth_optional` makes the client certificate mandatory.
-        ServerTlsConfig::new()
+        let config = ServerTlsConfig::new()
             .identity(Identity::from_pem(&self.cert, &self.key))
             .client_ca_root(Certificate::from_pem(&self.ca))
-            .timeout(TLS_HANDSHAKE_TIMEOUT)
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
+        builder
+            .tls_config(config)
+            .map_err(|source| TlsError::Unusable {
+                dir: self.dir.clone(),
+                source,
+            })
     }
 }

@@ -194,7 +194,7 @@ pub async fn call_raw(
         .map_err(|e| Status::unavailable(e.to_string()))?;
     grpc.unary(
         tonic::Request::new(Bytes::from(body)),
-        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        http::uri::PathAndQuery::from_static(path),
         RawCodec,
     )
     .await
