@@ -209,7 +209,8 @@ fn tool_path(tool: &str) -> Result<PathBuf, String> {
 /// Moves every thread of this process to `core`; threads started later inherit it.
 pub fn pin_self(core: usize) -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    if cpus <= SERVER_CORE.max(LOAD_CORE) {
+    // Cores 0 and 1: the caller's and the servers'.
+    if cpus < 2 {
         return Err(format!(
             "the servers and their caller run on different cores; this machine has {cpus}"
         ));
