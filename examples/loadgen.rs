@@ -484,16 +484,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &Bytes, ours: &Ours) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    println!("function-event-driven-service load test");
-    println!(
-        "  request     {} ({:.1} KiB; answer {:.1} KiB)",
-        label(case),
-        kib(body.len()),
-        kib(expected.len())
-    );
+/// The header's line on the load: clients, connections, phases, rounds.
+fn print_plan(args: &Args, plan: &Plan) {
     println!(
         "  load        {} clients on {} connection(s), {:.1} s warm-up + {:.1} s measured, {} round(s)",
         plan.clients,
@@ -502,12 +494,31 @@ fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &B
         plan.duration.as_secs_f64(),
         args.rounds
     );
+}
+
+/// The host's load average over 1, 5 and 15 minutes, from /proc/loadavg.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &Bytes, ours: &Ours) {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!("function-event-driven-service load test");
+    println!(
+        "  request     {} ({:.1} KiB; answer {:.1} KiB)",
+        label(case),
+        kib(body.len()),
+        kib(expected.len())
+    );
+    print_plan(args, plan);
     println!(
         "  machine     {cpus} CPUs, load average {} (clients share the CPUs, {} runtime thread(s))",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        load_average(),
         args.client_threads.max(1)
     );
     match &ours.binary {

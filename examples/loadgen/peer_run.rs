@@ -3,7 +3,7 @@
 //! quotes in "Against the peers".
 
 use crate::{
-    child,
+    child, kib,
     load::{self, Outcome, Plan},
     median, mib, ms,
     peers::{self, Programs, Started, LOAD_CORE, SERVER_CORE},
@@ -96,30 +96,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 }
 
 fn print_header(args: &Args, plan: &Plan, request: &RunFunctionRequest, servers: &[Started]) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("function-event-driven-service against its peers");
     println!(
         "  request     examples/agent-executor-claim.yaml, steady reconcile: XR + {} observed Objects ({:.1} KiB)",
         request.observed.as_ref().map_or(0, |o| o.resources.len()),
-        request.encoded_len() as f64 / 1024.0
+        kib(request.encoded_len())
     );
-    println!(
-        "  load        {} clients on {} connection(s), {:.1} s warm-up + {:.1} s measured, {} round(s)",
-        plan.clients,
-        plan.connections,
-        plan.warmup.as_secs_f64(),
-        plan.duration.as_secs_f64(),
-        args.rounds
-    );
+    crate::print_plan(args, plan);
     println!(
         "  cores       each server on core {SERVER_CORE}, the load generator on core {LOAD_CORE}; load average {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        crate::load_average()
     );
     for s in servers {
         println!(
             "  {:<19} answer {:.1} KiB, {} results",
             s.name,
-            s.answer.bytes().len() as f64 / 1024.0,
+            kib(s.answer.bytes().len()),
             s.answer.message().results.len()
         );
     }
