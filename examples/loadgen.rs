@@ -8,7 +8,9 @@
 //! 127.0.0.1:0`, times spawn to first answer, and reads the server's memory from /proc. Then it
 //! drives the server, and a stock tonic server answering a canned copy of the same response
 //! (the floor), with the same concurrent clients for the same time, and prints calls/s, p50,
-//! p99 and errors for both and the ratio ours/floor. It exits 1 if any call failed or any
+//! p99 and errors for both and the ratio ours/floor. With `--peers` it measures the server
+//! against function-patch-and-transform and a function on the official Python SDK instead,
+//! each pinned to one core (`loadgen/peer_run.rs`). It exits 1 if any call failed or any
 //! answer differed from the first one, 2 if it could not set the run up. BENCHMARKS.md has
 //! the figures.
 
@@ -24,6 +26,10 @@ mod child;
 mod floor;
 #[path = "loadgen/load.rs"]
 mod load;
+#[path = "loadgen/peer_run.rs"]
+mod peer_run;
+#[path = "loadgen/peers.rs"]
+mod peers;
 
 // The floor runs in this process: it allocates with the server's allocator, so the two differ
 // only in their handlers.
@@ -36,13 +42,14 @@ use function_event_driven_service::proto::v1::{
     function_runner_service_client::FunctionRunnerServiceClient, RunFunctionRequest,
     RunFunctionResponse,
 };
-use load::{Outcome, Plan};
+use load::{Answer, Outcome, Plan};
 use prost::Message;
 use requests::Case;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -89,6 +96,17 @@ struct Args {
     /// Cap on measured calls per client, whatever the duration.
     #[arg(long, default_value_t = 1_000_000)]
     max_calls: usize,
+    /// Measure ours against function-patch-and-transform and the Python SDK, each pinned to one
+    /// core (the floor as a reference); --case and --target do not apply.
+    #[arg(long)]
+    peers: bool,
+    /// function-patch-and-transform's binary for --peers; default: where tests/e2e/tools/build.sh
+    /// caches it.
+    #[arg(long)]
+    patch_and_transform: Option<PathBuf>,
+    /// The Python with the official SDK for --peers; default: .venv/bin/python of this repository.
+    #[arg(long)]
+    python: Option<PathBuf>,
     /// Serve the floor (reads the canned response from standard input); used by the run itself.
     #[arg(long, hide = true)]
     serve_floor: bool,
@@ -107,7 +125,12 @@ fn main() -> ExitCode {
     if args.serve_floor {
         return floor::main();
     }
-    match run(&args) {
+    let outcome = if args.peers {
+        peer_run::run(&args)
+    } else {
+        run(&args)
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Calls(e)) => {
             eprintln!("loadgen: FAILED: {e}");
@@ -157,27 +180,25 @@ fn run(args: &Args) -> Result<(), Failure> {
     let mut ours = start_ours(args, &runtime, &request)?;
     let expected = runtime
         .block_on(load::call(connect(&runtime, ours.addr)?, body.clone()))
+        .and_then(Answer::new)
+        .map(Arc::new)
         .map_err(|e| Failure::Setup(format!("our server: {e}")))?;
     check_answer(&request, &expected, args.target.is_some())?;
     if let Some(process) = &ours.process {
         ours.idle = Some(process.memory().map_err(Failure::Setup)?);
     }
 
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::Setup(format!("cannot locate this program: {e}")))?;
-    let mut floor_cmd = Command::new(exe);
-    floor_cmd.arg("--serve-floor");
-    let floor = child::start(floor_cmd, Some(&expected)).map_err(Failure::Setup)?;
+    let floor = start_floor(expected.bytes(), None).map_err(Failure::Setup)?;
     let floor_first = runtime
         .block_on(load::call(connect(&runtime, floor.addr)?, body.clone()))
         .map_err(|e| Failure::Setup(format!("floor server: {e}")))?;
-    if floor_first != expected {
+    if floor_first != expected.bytes() {
         return Err(Failure::Setup(
             "the floor answers differently from our server".into(),
         ));
     }
 
-    print_header(args, case, &plan, &body, &expected, &ours);
+    print_header(args, case, &plan, &body, expected.bytes(), &ours);
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
         let ours_pid = ours.process.as_ref().map(child::Server::pid);
@@ -313,6 +334,14 @@ fn start_ours(
     })
 }
 
+/// Starts the floor (this program again) on `core`, if given, serving `canned`.
+fn start_floor(canned: &[u8], core: Option<usize>) -> Result<child::Server, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this program: {e}"))?;
+    let mut cmd = child::command(exe, core);
+    cmd.arg("--serve-floor");
+    child::start(cmd, Some(canned))
+}
+
 /// The first successful RunFunction through the generated client, retried until it answers.
 async fn first_answer(
     addr: SocketAddr,
@@ -399,21 +428,19 @@ fn server_binary(args: &Args) -> Result<PathBuf, String> {
     }
 }
 
-/// The answer must decode, succeed, and (for a server this run started) be exactly what this
-/// build's `function::run` returns: a stale or different binary is caught before it is measured.
+/// The answer (for a server this run started) must be exactly what this build's
+/// `function::run` returns: a stale or different binary is caught before it is measured.
 fn check_answer(
     request: &RunFunctionRequest,
-    answer: &Bytes,
+    answer: &Answer,
     external: bool,
 ) -> Result<(), Failure> {
-    let decoded = RunFunctionResponse::decode(answer.as_ref())
-        .map_err(|e| Failure::Setup(format!("the answer does not decode: {e}")))?;
     if external {
         return Ok(());
     }
     let local = function_event_driven_service::function::run(request, requests::TTL)
         .map_err(|e| Failure::Setup(format!("the request is malformed: {e}")))?;
-    if decoded != local {
+    if *answer.message() != local {
         return Err(Failure::Setup(
             "the server answers differently from this build's function::run; is the binary stale?"
                 .into(),
@@ -428,7 +455,7 @@ fn phase(
     pid: Option<u32>,
     plan: Plan,
     body: &Bytes,
-    expected: &Bytes,
+    expected: &Arc<Answer>,
 ) -> Result<Outcome, Failure> {
     runtime
         .block_on(load::drive(addr, pid, plan, body.clone(), expected.clone()))
@@ -457,16 +484,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &Bytes, ours: &Ours) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    println!("function-event-driven-service load test");
-    println!(
-        "  request     {} ({:.1} KiB; answer {:.1} KiB)",
-        label(case),
-        kib(body.len()),
-        kib(expected.len())
-    );
+/// The header's line on the load: clients, connections, phases, rounds.
+fn print_plan(args: &Args, plan: &Plan) {
     println!(
         "  load        {} clients on {} connection(s), {:.1} s warm-up + {:.1} s measured, {} round(s)",
         plan.clients,
@@ -475,12 +494,31 @@ fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &B
         plan.duration.as_secs_f64(),
         args.rounds
     );
+}
+
+/// The host's load average over 1, 5 and 15 minutes, from /proc/loadavg.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn print_header(args: &Args, case: Case, plan: &Plan, body: &Bytes, expected: &Bytes, ours: &Ours) {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!("function-event-driven-service load test");
+    println!(
+        "  request     {} ({:.1} KiB; answer {:.1} KiB)",
+        label(case),
+        kib(body.len()),
+        kib(expected.len())
+    );
+    print_plan(args, plan);
     println!(
         "  machine     {cpus} CPUs, load average {} (clients share the CPUs, {} runtime thread(s))",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        load_average(),
         args.client_threads.max(1)
     );
     match &ours.binary {
@@ -514,7 +552,7 @@ fn print_phase(round: usize, name: &str, o: &Outcome) {
     let (server, client) = o.cpu_per_call();
     let server = server.map_or_else(|| "?".to_string(), |cpu| format!("{:.0}", us(cpu)));
     println!(
-        "  round {round} {name:<5}  {:>7.0} calls/s  p50 {:>6.3} ms  p99 {:>6.3} ms  errors {}  \
+        "  round {round} {name:<19}  {:>7.0} calls/s  p50 {:>6.3} ms  p99 {:>6.3} ms  errors {}  \
          CPU/call server {server} us, clients {:.0} us",
         o.calls_per_second(),
         ms(o.quantile(0.50)),

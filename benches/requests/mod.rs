@@ -28,6 +28,9 @@ const MINIMAL_XR: &str = include_str!("../../examples/xr.yaml");
 /// The claim with every field set; kept in step with the example users read.
 const FULL_CLAIM: &str = include_str!("../../examples/full-claim.yaml");
 
+/// The seed design's reference claim: the fields a patch-and-transform Composition can compose.
+const AGENT_EXECUTOR_CLAIM: &str = include_str!("../../examples/agent-executor-claim.yaml");
+
 /// Size of the earlier steps' desired state in the pass-through case.
 pub const PASS_THROUGH_BYTES: usize = 1024 * 1024;
 
@@ -73,10 +76,21 @@ pub fn minimal_xr() -> Value {
 
 /// The observed XR of `examples/full-claim.yaml`, labelled as Crossplane labels a claim's XR.
 pub fn full_xr() -> Value {
-    let claim: Value = serde_yaml::from_str(FULL_CLAIM)
-        .unwrap_or_else(|e| unreachable!("examples/full-claim.yaml is checked by the tests: {e}"));
+    claim_xr(FULL_CLAIM)
+}
+
+/// The observed XR of `examples/agent-executor-claim.yaml`: four Objects, secrets in slots.
+#[allow(dead_code)] // only the load generator's peers use it
+pub fn agent_executor_xr() -> Value {
+    claim_xr(AGENT_EXECUTOR_CLAIM)
+}
+
+/// The XR of an example claim (checked by the tests), as Crossplane creates it.
+fn claim_xr(yaml: &str) -> Value {
+    let claim: Value = serde_yaml::from_str(yaml)
+        .unwrap_or_else(|e| unreachable!("the example claims are checked by the tests: {e}"));
     render::to_composite(&claim, false)
-        .unwrap_or_else(|e| unreachable!("examples/full-claim.yaml is a valid claim: {e:?}"))
+        .unwrap_or_else(|e| unreachable!("the example claims are valid: {e:?}"))
 }
 
 /// `xr` with `n` `secretRefs`: every third mounted whole, the others mapping two keys each.

@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 use std::{
+    ffi::OsStr,
     io::{BufRead, BufReader, Write},
     net::SocketAddr,
+    os::unix::process::ExitStatusExt,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         mpsc::{self, Receiver, RecvTimeoutError},
@@ -19,6 +21,8 @@ const STARTUP_GUARD: Duration = Duration::from_secs(30);
 const EXIT_GUARD: Duration = Duration::from_secs(30);
 /// How many log lines are kept to explain a failed start.
 const LOG_KEPT: usize = 50;
+/// The signal number of SIGTERM on Linux.
+const SIGTERM: i32 = 15;
 
 /// A running server.
 pub struct Server {
@@ -33,9 +37,43 @@ pub struct Server {
     lines: Receiver<String>,
 }
 
+/// `program` as a command, run on CPU `core` only when one is given (through `taskset`, which
+/// execs the program: the process id stays the server's).
+pub fn command(program: impl AsRef<OsStr>, core: Option<usize>) -> Command {
+    match core {
+        Some(core) => {
+            let mut cmd = Command::new("taskset");
+            cmd.arg("-c").arg(core.to_string()).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
 /// Spawns `cmd`, writes `stdin` to it (then closes it), and waits for the JSON log line
 /// `{"message":"serving","address":...}` on its stderr.
-pub fn start(mut cmd: Command, stdin: Option<&[u8]>) -> Result<Server, String> {
+pub fn start(cmd: Command, stdin: Option<&[u8]>) -> Result<Server, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut server = spawn(cmd, stdin)?;
+    match wait_for_serving(&server.lines) {
+        Ok(addr) => {
+            server.to_serving = server.spawned.elapsed();
+            server.addr = addr;
+            Ok(server)
+        }
+        Err(e) => Err(format!("{program}: {e}")),
+    }
+}
+
+/// Spawns `cmd`, which serves at `addr` without saying when: the caller finds out by calling.
+pub fn start_at(cmd: Command, addr: SocketAddr) -> Result<Server, String> {
+    let mut server = spawn(cmd, None)?;
+    server.addr = addr;
+    Ok(server)
+}
+
+/// Spawns `cmd` with `stdin` written to it and its stderr drained into [`Server::lines`].
+fn spawn(mut cmd: Command, stdin: Option<&[u8]>) -> Result<Server, String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -67,21 +105,13 @@ pub fn start(mut cmd: Command, stdin: Option<&[u8]>) -> Result<Server, String> {
             }
         });
     }
-    let mut server = Server {
+    Ok(Server {
         child,
         lines,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         spawned,
         to_serving: Duration::ZERO,
-    };
-    match wait_for_serving(&server.lines) {
-        Ok(addr) => {
-            server.to_serving = spawned.elapsed();
-            server.addr = addr;
-            Ok(server)
-        }
-        Err(e) => Err(format!("{program}: {e}")),
-    }
+    })
 }
 
 /// The address named by the `serving` line, or why it never came.
@@ -152,8 +182,37 @@ impl Server {
         })
     }
 
+    /// Why the process is gone, with what it logged last; `None` while it runs.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = match self.child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(status)) => status.to_string(),
+            Err(e) => format!("cannot be waited for: {e}"),
+        };
+        Some(format!(
+            "exited ({status}); it logged:\n{}",
+            self.log_tail()
+        ))
+    }
+
+    /// The last lines it logged that nobody read yet.
+    fn log_tail(&self) -> String {
+        let log: Vec<String> = self.lines.try_iter().collect();
+        log[log.len().saturating_sub(LOG_KEPT)..].join("\n")
+    }
+
     /// Sends SIGTERM and waits for a clean exit; kills the process if it outlives the guard.
-    pub fn stop(mut self) -> Result<ExitStatus, String> {
+    pub fn stop(self) -> Result<ExitStatus, String> {
+        self.stop_as(false)
+    }
+
+    /// As [`Server::stop`], for a program that leaves SIGTERM to its runtime's default, which
+    /// ends the process by the signal (Go's does).
+    pub fn stop_dying(self) -> Result<ExitStatus, String> {
+        self.stop_as(true)
+    }
+
+    fn stop_as(mut self, dies_by_signal: bool) -> Result<ExitStatus, String> {
         // The shell's `kill` keeps this tool free of unsafe FFI.
         let sent = Command::new("kill")
             .args(["-s", "TERM", &self.pid().to_string()])
@@ -166,13 +225,14 @@ impl Server {
         while Instant::now() < deadline {
             match self.child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(status),
+                Ok(Some(status)) if dies_by_signal && status.signal() == Some(SIGTERM) => {
+                    return Ok(status)
+                }
                 Ok(Some(status)) => {
                     // Whatever it said last explains the failure.
-                    let log: Vec<String> = self.lines.try_iter().collect();
-                    let tail = &log[log.len().saturating_sub(LOG_KEPT)..];
                     return Err(format!(
                         "exited with {status} on SIGTERM; it logged:\n{}",
-                        tail.join("\n")
+                        self.log_tail()
                     ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),

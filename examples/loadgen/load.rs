@@ -3,12 +3,17 @@
 //! The clients send the request already encoded and compare the answer's bytes with the
 //! expected ones instead of decoding them: on a two-core machine the clients share the CPU with
 //! the server, and the less they spend per call, the more the figures say about the server.
+//! Only an answer whose bytes differ is decoded: Go's protobuf encodes a map's entries in a
+//! different order on every call, so function-patch-and-transform's answers compare as messages.
 
 use crate::{child::cpu_time, raw_codec::RawCodec};
 use bytes::Bytes;
+use function_event_driven_service::proto::v1::RunFunctionResponse;
 use http::uri::PathAndQuery;
+use prost::Message;
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 use tonic::{
@@ -64,6 +69,37 @@ async fn once(grpc: &mut Grpc<Channel>, body: Bytes) -> Result<Bytes, String> {
     tokio::time::timeout(CALL_TIMEOUT, answer)
         .await
         .map_err(|_| format!("no answer within {CALL_TIMEOUT:?}"))?
+}
+
+/// The answer every call must get: these bytes, or bytes that decode to the same message.
+#[derive(Debug)]
+pub struct Answer {
+    bytes: Bytes,
+    message: RunFunctionResponse,
+}
+
+impl Answer {
+    /// The first answer of a server, which every later one must equal.
+    pub fn new(bytes: Bytes) -> Result<Self, String> {
+        let message = RunFunctionResponse::decode(bytes.as_ref())
+            .map_err(|e| format!("the answer does not decode: {e}"))?;
+        Ok(Self { bytes, message })
+    }
+
+    /// The answer as encoded the first time.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The answer decoded.
+    pub fn message(&self) -> &RunFunctionResponse {
+        &self.message
+    }
+
+    fn matches(&self, got: &Bytes) -> bool {
+        *got == self.bytes
+            || RunFunctionResponse::decode(got.as_ref()).is_ok_and(|m| m == self.message)
+    }
 }
 
 /// How much load, for how long.
@@ -130,7 +166,7 @@ pub async fn drive(
     server: Option<u32>,
     plan: Plan,
     body: Bytes,
-    expected: Bytes,
+    expected: Arc<Answer>,
 ) -> Result<Outcome, String> {
     let mut channels = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections.max(1) {
@@ -183,7 +219,7 @@ pub async fn drive(
 async fn client(
     channel: Channel,
     body: Bytes,
-    expected: Bytes,
+    expected: Arc<Answer>,
     measure_from: Instant,
     end: Instant,
     plan: Plan,
@@ -205,11 +241,11 @@ async fn client(
         let answer = once(&mut grpc, body.clone()).await;
         let took = sent.elapsed();
         let failure = match answer {
-            Ok(bytes) if bytes == expected => None,
+            Ok(bytes) if expected.matches(&bytes) => None,
             Ok(bytes) => Some(format!(
                 "answer differs from the first one ({} bytes, expected {})",
                 bytes.len(),
-                expected.len()
+                expected.bytes().len()
             )),
             Err(e) => Some(e),
         };

@@ -35,6 +35,8 @@ build_one() {
     provider-kubernetes)
       build_wrapped "$1" provider-kubernetes github.com/crossplane-contrib/provider-kubernetes/cmd/provider ;;
     crane) build_wrapped "$1" crane github.com/google/go-containerregistry/cmd/crane ;;
+    function-patch-and-transform)
+      build_wrapped "$1" function-patch-and-transform github.com/crossplane-contrib/function-patch-and-transform ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

@@ -10,9 +10,11 @@ ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.35.4
 PROVIDER_KUBERNETES_VERSION=v1.2.1
 CRANE_VERSION=v0.21.9
+# The peer the load tool compares the function with (BENCHMARKS.md, "Against the peers").
+PATCH_AND_TRANSFORM_VERSION=v0.10.7
 
 TOOLS_BIN="${E2E_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/function-event-driven-service/tools}"
-ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane)
+ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane function-patch-and-transform)
 
 # The cached file of a tool: its name and pinned version.
 tool_file() {
@@ -26,6 +28,7 @@ tool_file() {
     kube-apiserver | kubectl | kube-controller-manager) echo "$1-$KUBERNETES_VERSION" ;;
     provider-kubernetes) echo "provider-kubernetes-$PROVIDER_KUBERNETES_VERSION" ;;
     crane) echo "crane-$CRANE_VERSION" ;;
+    function-patch-and-transform) echo "function-patch-and-transform-$PATCH_AND_TRANSFORM_VERSION" ;;
     *) echo "$1" ;;
   esac
 }
