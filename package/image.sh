@@ -45,8 +45,11 @@ fi
 work="$(mktemp -d)"
 registry_pid=""
 cleanup() {
-  [[ -z $registry_pid ]] || { kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; }
+  local rc=$?
+  # The registry's own exit status (SIGTERM) is not the script's.
+  [[ -z $registry_pid ]] || { kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null || true; }
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -69,7 +72,8 @@ ref="127.0.0.1:$port/function-event-driven-service-runtime:build"
 
 version="${IMAGE_VERSION:-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)}"
 revision="${IMAGE_REVISION:-$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)}"
-"$crane" append --oci-empty-base --new_layer "$work/layer.tar" --new_tag "$ref" >/dev/null
+"$crane" append --oci-empty-base --new_layer "$work/layer.tar" --new_tag "$ref" >/dev/null 2>"$work/append.log" ||
+  { cat "$work/append.log" >&2; exit 1; }
 # Crossplane starts the image with no arguments; 65532 is distroless' `nonroot`, which the
 # Dockerfile's image runs as too.
 "$crane" mutate "$ref" --output "$out" \
