@@ -60,6 +60,7 @@ install -m 0755 "$binary" "$work/root${entrypoint}"
 tar --create --file "$work/layer.tar" --directory "$work/root" --sort=name \
   --owner=0 --group=0 --numeric-owner --mtime=@0 "${entrypoint#/}"
 
+mkdir -p "$(dirname "$out")"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$crane" registry serve --address "127.0.0.1:$port" >"$work/registry.log" 2>&1 &
 registry_pid=$!
