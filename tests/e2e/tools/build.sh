@@ -35,6 +35,7 @@ build_one() {
     provider-kubernetes)
       build_wrapped "$1" provider-kubernetes github.com/crossplane-contrib/provider-kubernetes/cmd/provider ;;
     crane) build_wrapped "$1" crane github.com/google/go-containerregistry/cmd/crane ;;
+    actionlint) build_wrapped "$1" actionlint github.com/rhysd/actionlint/cmd/actionlint ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

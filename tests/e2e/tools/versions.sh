@@ -10,9 +10,10 @@ ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.35.4
 PROVIDER_KUBERNETES_VERSION=v1.2.1
 CRANE_VERSION=v0.21.9
+ACTIONLINT_VERSION=v1.7.12
 
 TOOLS_BIN="${E2E_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/function-event-driven-service/tools}"
-ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane)
+ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane actionlint)
 
 # The cached file of a tool: its name and pinned version.
 tool_file() {
@@ -26,6 +27,7 @@ tool_file() {
     kube-apiserver | kubectl | kube-controller-manager) echo "$1-$KUBERNETES_VERSION" ;;
     provider-kubernetes) echo "provider-kubernetes-$PROVIDER_KUBERNETES_VERSION" ;;
     crane) echo "crane-$CRANE_VERSION" ;;
+    actionlint) echo "actionlint-$ACTIONLINT_VERSION" ;;
     *) echo "$1" ;;
   esac
 }
