@@ -9,16 +9,20 @@
 #   2. Every example and everything `render` prints for it (the XR, the composed resources
 #      and, inside provider-kubernetes Objects, the manifests themselves) passes a server-side
 #      dry-run apply with the KEDA, NACK and provider-kubernetes CRDs installed.
-#   3. The live loop (live.sh): with provider-kubernetes, the function package in a local
-#      registry and our binary served over mutual TLS, a claim, a v2 XR through Objects and a
-#      v2 XR composed directly each become their four live objects, report status back, keep
-#      KEDA's replica count, follow an update, survive a Fatal result and a dead function
-#      without deleting anything, and go away when deleted.
+#   3. The live loop (live.sh): with provider-kubernetes, our function and Configuration
+#      packages pushed to a local registry and each Configuration installed from there by
+#      Crossplane's package manager (packages.sh), and our binary served over mutual TLS at
+#      the revision Crossplane installed, a claim, a v2 XR through Objects and a v2 XR composed
+#      directly each become their four live objects, report status back, keep KEDA's replica
+#      count, follow an update, survive a Fatal result and a dead function without deleting
+#      anything, and go away when deleted; the function is upgraded under a Ready claim.
 #
 # Usage: tests/e2e/control-plane.sh
 # Environment:
 #   SHARED_SCHEMAS_DIR   upstream schemas (default: ../shared/schemas beside the repository)
 #   FUNCTION_BINARY      the release binary (default: target/release/function-event-driven-service)
+#   RUNTIME_IMAGE        the runtime image tarball package/image.sh built, embedded in the
+#                        function package (default: target/image/runtime.tar)
 #   E2E_TOOLS_DIR        the tools cache (see tools/versions.sh); build it with tools/build.sh
 #   E2E_KEEP=1           keep the work directory (certificates, data, logs) after a green run
 #   E2E_LIVE=0           stop after the dry-run stages (needs only etcd, kube-apiserver,
@@ -280,11 +284,16 @@ done
 # is created and each later step of the live loop waits for the 30s probe. The deeper bucket
 # absorbs that burst; the refill rate stays, so a sustained fight still opens the breaker,
 # and the live loop fails a flavour during which it opened.
+# The live loop upgrades our Function by raising a Configuration's dependency constraint; the
+# package manager moves an installed dependency only with this alpha flag (v2.3.4
+# internal/controller/pkg/resolver: otherwise it keeps any installed version, even one the new
+# constraint excludes).
+package_manager_flags=(--enable-dependency-version-upgrades)
 crossplane_metrics_port="$(free_port)"
 start crossplane "${crossplane_env[@]}" \
   TLS_CLIENT_CERTS_DIR="$client_certs" XPKG_CACHE_DIR="$work/xpkg-cache" \
   METRICS_PORT="$crossplane_metrics_port" HEALTH_PROBE_PORT="$(free_port)" \
-  "$CROSSPLANE_CORE" core start --debug --circuit-breaker-burst 500
+  "$CROSSPLANE_CORE" core start --debug --circuit-breaker-burst 500 "${package_manager_flags[@]}"
 wait_for 120 "Crossplane's XRD controller" kubectl get crd compositeresourcedefinitions.apiextensions.crossplane.io
 pass "Crossplane core $CROSSPLANE_CORE_VERSION initialised and running"
 

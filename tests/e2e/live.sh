@@ -1,7 +1,8 @@
 # The live half of control-plane.sh, sourced by it once the API server and Crossplane run and
-# the dry-run stages are green: provider-kubernetes, a local OCI registry holding our function
-# package, our release binary served with mutual TLS, and each flavour taken from claim or XR
-# to live objects and back to status. Uses control-plane.sh's helpers (start, wait_for, pass,
+# the dry-run stages are green: provider-kubernetes, a local OCI registry holding our packages
+# (packages.sh), our release binary served with mutual TLS, each flavour's Configuration
+# installed by Crossplane's package manager, and each flavour taken from claim or XR to live
+# objects and back to status. Uses control-plane.sh's helpers (start, wait_for, pass,
 # fail, kubectl, ...).
 # shellcheck shell=bash disable=SC2154 # work, logs, pki, repo, binary, ... are control-plane.sh's
 
@@ -10,7 +11,6 @@ PROVIDER_KUBERNETES="$(tool provider-kubernetes)"
 CRANE="$(tool crane)"
 CROSSPLANE_CLI="$(tool crossplane)"
 
-function_name=bizmatters-function-event-driven-service
 # How often provider-kubernetes re-reads an Object's resource; "two more reconciles" below are
 # measured in these.
 provider_poll=5
@@ -70,18 +70,10 @@ EOF
 done
 pass "provider-kubernetes $PROVIDER_KUBERNETES_VERSION running, ProviderConfig and ClusterProviderConfig kubernetes-provider"
 
-# --- The function package in a local registry --------------------------------------------------
-registry_port="$(free_port)"
-mkdir -p "$work/registry"
-start registry "$CRANE" registry serve --address "127.0.0.1:$registry_port" --disk "$work/registry"
-wait_for 30 "the registry" curl -fsS "http://127.0.0.1:$registry_port/v2/"
-package="127.0.0.1:$registry_port/bizmatters/function-event-driven-service:v0.1.0"
-(cd "$repo" && "$CROSSPLANE_CLI" xpkg build --package-root=package --examples-root=examples \
-  --package-file="$work/function.xpkg") >"$logs/xpkg-build.log" 2>&1 ||
-  fail "crossplane xpkg build (see $logs/xpkg-build.log)"
-"$CRANE" push "$work/function.xpkg" "$package" >"$logs/crane-push.log" 2>&1 ||
-  fail "crane push (see $logs/crane-push.log)"
-pass "function package built and pushed to $package"
+# --- Our packages in a local registry (packages.sh) ------------------------------------------
+# shellcheck source-path=SCRIPTDIR source=packages.sh
+source "$repo/tests/e2e/packages.sh"
+publish_packages
 
 # --- The function, served with mutual TLS --------------------------------------------------------
 issue function "IP:127.0.0.1,DNS:localhost" serverAuth
@@ -97,32 +89,6 @@ start_function() {
   wait_for 30 "the function listening" bash -c "exec 3<>/dev/tcp/127.0.0.1/$function_port"
 }
 start_function
-
-kubectl apply --server-side -f - >/dev/null <<EOF
-apiVersion: pkg.crossplane.io/v1
-kind: Function
-metadata:
-  name: $function_name
-spec:
-  package: $package
-EOF
-wait_for 120 "a FunctionRevision of $function_name" \
-  bash -c "'$KUBECTL' get functionrevisions -l pkg.crossplane.io/package=$function_name -o name | grep -q ."
-revision="$(kubectl get functionrevisions -l "pkg.crossplane.io/package=$function_name" -o name | head -n 1)"
-# With the External runtime nothing runs the function or records where it is: the script
-# does what a runtime would, a Secret with the server certificate and the revision's status.
-kubectl -n crossplane-system create secret generic "$function_name-tls-server" \
-  --from-file tls.crt="$function_certs/tls.crt" >/dev/null
-patch_revision() {
-  kubectl patch "$revision" --subresource status --type merge -p "{\"status\":{\"endpoint\":\"127.0.0.1:$function_port\",\"tlsServerSecretName\":\"$function_name-tls-server\"}}" >/dev/null
-}
-wait_for 30 "the FunctionRevision's status patched" patch_revision
-# The Function itself never turns Healthy here: that also needs the revision's RuntimeHealthy,
-# which only a runtime sets. The function runner needs neither: an Active revision with an
-# endpoint is what it dials.
-wait_for 120 "FunctionRevision of $function_name RevisionHealthy" \
-  kubectl wait --for condition=RevisionHealthy --timeout 5s "$revision"
-pass "FunctionRevision $revision healthy, the function served from 127.0.0.1:$function_port over mutual TLS"
 
 # --- Scenarios ------------------------------------------------------------------------------
 
@@ -259,6 +225,20 @@ poke() {
   kubectl -n "$1" annotate --overwrite "$2" e2e/poke="$(date +%s%N)" >/dev/null
 }
 
+# reported_ready LABEL NAMESPACE NAME CLAIM SECONDS: once the claim's XR records its four
+# composed resources (provider-kubernetes has settled them; a later apply of the Deployment
+# would make a status reported earlier stale), the controllers' reports, patched as they would
+# write them; waits until the claim is Ready. Leaves the composed resources in `refs`.
+reported_ready() {
+  local label=$1 ns=$2 name=$3 claim=$4 seconds=$5 xr
+  xr="$(xr_of "$ns" "$claim")"
+  wait_for 60 "$label: $xr records its four composed resources" records_refs "$ns" "$xr" 4
+  mapfile -t refs < <(composed_refs "$ns" "$xr")
+  report_available "$ns" "$name"
+  patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is defined correctly and is ready for scaling"
+  wait_for "$seconds" "$label: $name Ready" has_condition "$claim" "$ns" Ready True
+}
+
 # live_flavour LABEL FILE JQ-FILTER [RENDER FLAGS...]: the scenarios of one flavour, for the
 # claim or XR in FILE (kind EventDrivenService in both flavours) changed by JQ-FILTER.
 live_flavour() {
@@ -298,13 +278,7 @@ live_flavour() {
   pass "$label: $name became its four objects, fields as rendered, spec.replicas owned by no one"
   local xr refs
   xr="$(xr_of "$ns" "$claim")"
-  wait_for 60 "$label: $xr records its four composed resources" records_refs "$ns" "$xr" 4
-  mapfile -t refs < <(composed_refs "$ns" "$xr")
-
-  # Status back to the claim: the controllers' reports, patched as they would write them.
-  report_available "$ns" "$name"
-  patch_scaler "$ns" "$name" True ScaledObjectReady "ScaledObject is defined correctly and is ready for scaling"
-  wait_for 240 "$label: $name Ready" has_condition "$claim" "$ns" Ready True
+  reported_ready "$label" "$ns" "$name" "$claim" 240
   has_condition "$claim" "$ns" DeploymentAvailable True || fail "$label: DeploymentAvailable is not True"
   has_condition "$claim" "$ns" ScalerReady True || fail "$label: ScalerReady is not True"
   local status
@@ -644,9 +618,9 @@ extra_claim() {
   [[ $composed == yes && $ready == yes && $checked == yes ]]
 }
 
-say "Live: Crossplane v1 flavour (claim)"
-check_xrd apis/definition.yaml
-check_composition apis/composition.yaml
+say "Live: Crossplane v1 flavour (claim), installed from the registry by Crossplane's package manager"
+install_configuration event-driven-service "$XPKG_REGISTRY/configuration-event-driven-service:v0.1.0" \
+  xeventdrivenservices.platform.bizmatters.io event-driven-service
 live_flavour "claim" examples/minimal-claim.yaml .
 
 # Extra claims (E2E_EXTRA_CLAIMS=DIR): each is applied, and reported as composed, Ready and
@@ -662,12 +636,13 @@ if [[ -n ${E2E_EXTRA_CLAIMS:-} ]]; then
     fail "extra claims that did not compose, become Ready or pass their checks: ${extra_failed[*]} (see $logs/extra-claims.log)"
   pass "all ${#extra_files[@]} extra claims in $E2E_EXTRA_CLAIMS composed, became Ready and passed their checks"
 fi
-delete_xrd apis/definition.yaml
+upgrade_with_a_ready_claim event-driven-service "$XPKG_REGISTRY/configuration-event-driven-service:v0.2.0" \
+  examples/minimal-claim.yaml
+uninstall_configuration event-driven-service
 
-say "Live: Crossplane v2 flavour (namespaced XR), provider-kubernetes Objects and Direct"
-check_xrd apis/v2/definition.yaml
-check_composition apis/v2/composition-objects.yaml
-check_composition apis/v2/composition-direct.yaml
+say "Live: Crossplane v2 flavour (namespaced XR), provider-kubernetes Objects and Direct, from the registry"
+install_configuration event-driven-service-v2 "$XPKG_REGISTRY/configuration-event-driven-service-v2:v0.2.0" \
+  eventdrivenservices.platform.bizmatters.io event-driven-service-objects event-driven-service-direct
 kubectl apply --server-side -f "$repo/apis/v2/rbac.yaml" >/dev/null
 # shellcheck disable=SC2046 # the flags are words
 live_flavour "v2 Objects" examples/namespaced-xr.yaml . $(render_flags "$repo/examples/namespaced-xr.yaml")
@@ -675,4 +650,4 @@ live_flavour "v2 Objects" examples/namespaced-xr.yaml . $(render_flags "$repo/ex
 live_flavour "v2 Direct" examples/namespaced-direct-xr.yaml \
   '.spec.crossplane.compositionRef.name = "event-driven-service-direct"' \
   $(render_flags "$repo/examples/namespaced-direct-xr.yaml")
-delete_xrd apis/v2/definition.yaml
+uninstall_configuration event-driven-service-v2

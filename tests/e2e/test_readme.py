@@ -1,16 +1,20 @@
 """The README's commands, run as written: every `crossplane composition render`, `crossplane
-xpkg build`, `crossplane resource validate` and `cargo run --release --` line of its shell
-blocks, on a clean checkout, with `crossplane` the pinned CLI and `$CROSSPLANE_CORE` the pinned
-core. What the README shows is what CI ran, so the two cannot drift.
+xpkg build`, `crossplane xpkg push`, `crossplane resource validate`, `package/image.sh`, `sed -i`
+and `cargo run --release --` line of its shell blocks, on a clean checkout, with `crossplane`
+the pinned CLI, `$CROSSPLANE_CORE` the pinned core and `$XPKG_REGISTRY` a `crane registry
+serve` on loopback. What the README shows is what CI ran, so the two cannot drift.
 
-Not run, as the README says: anything that needs a Docker daemon or a registry (`docker`,
-`--embed-runtime-image`, `xpkg push`, `xpkg install`, `kubectl`), and the `&` line that starts
-the server, which the test starts itself on an ephemeral port; the render commands get the one
-flag that points Crossplane there instead of at localhost:9443.
+Not run, as the README says: what needs a cluster (`xpkg install`, `kubectl`), the `export`
+that names the published registry (the test names its own), and the `&` line that starts the
+server, which the test starts itself on an ephemeral port; the render commands get the one
+flag that points Crossplane there instead of at localhost:9443. image.sh is given the static
+binary CI built (STATIC_BINARY), so the test does not build it again.
 """
 
 import io
 import json
+import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -20,10 +24,15 @@ import pytest
 import yaml
 
 from function_server import REPO, function_binary, serve
-from tooling import run
+from tooling import Process, free_port, run, tool, wait_for_port
 
-RUN = ("crossplane composition render", "crossplane xpkg build", "crossplane resource validate", "cargo run --release --")
-NEEDS_DOCKER = "--embed-runtime-image"
+RUN = (
+    "crossplane composition render", "crossplane xpkg build", "crossplane xpkg push",
+    "crossplane resource validate", "package/image.sh", "sed -i", "cargo run --release --",
+)
+STATIC_BINARY = pathlib.Path(os.environ.get(
+    "STATIC_BINARY", REPO / "target" / "x86_64-unknown-linux-gnu" / "release" / "function-event-driven-service"))
+PACKAGES = ["function-event-driven-service", "configuration-event-driven-service", "configuration-event-driven-service-v2"]
 
 
 def readme_commands() -> list:
@@ -37,14 +46,16 @@ def readme_commands() -> list:
     return commands
 
 
-COMMANDS = [c for c in readme_commands() if c.startswith(RUN) and NEEDS_DOCKER not in c and not c.endswith("&")]
+COMMANDS = [c for c in readme_commands() if c.startswith(RUN) and not c.endswith("&")]
 
 
 def test_the_readme_commands_are_found():
     builds = [c for c in COMMANDS if c.startswith("crossplane xpkg build")]
     assert len(builds) == 3, builds
+    assert any("--embed-runtime-image-tarball=runtime.tar" in c for c in builds), "the function with its image"
+    pushes = [c for c in COMMANDS if c.startswith("crossplane xpkg push")]
+    assert [p.split("$XPKG_REGISTRY/")[1].split(":")[0] for p in pushes] == PACKAGES, pushes
     assert any(c.startswith("crossplane composition render") for c in COMMANDS)
-    assert any(NEEDS_DOCKER in c for c in readme_commands()), "the published function build"
 
 
 @pytest.mark.parametrize("meta", ["crossplane.yaml", "apis/v2/crossplane.yaml", "package/crossplane.yaml"])
@@ -75,9 +86,27 @@ def checkout(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ran(checkout, tools_on_path):
+def registry(tmp_path_factory):
+    """`crane registry serve` on loopback, as XPKG_REGISTRY."""
+    work = tmp_path_factory.mktemp("registry")
+    # crane's disk store writes uploads into the directory without creating it.
+    (work / "disk").mkdir()
+    port = free_port()
+    server = Process([tool("crane"), "registry", "serve", "--address", f"127.0.0.1:{port}", "--disk", work / "disk"],
+                     work / "registry.log")
+    try:
+        wait_for_port(port, server.process, server.log)
+        yield f"127.0.0.1:{port}/bizmatters"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def ran(checkout, tools_on_path, registry):
     """Runs every command once, in order, against the server on 127.0.0.1:9443."""
-    env = dict(tools_on_path)
+    if not STATIC_BINARY.is_file():
+        pytest.fail(f"{STATIC_BINARY} not found: build it as package/image.sh does (or set STATIC_BINARY)")
+    env = dict(tools_on_path, XPKG_REGISTRY=registry, STATIC_BINARY=str(STATIC_BINARY), CRANE=str(tool("crane")))
     # `cargo run --release --` is the release binary, already built for this run.
     binary = function_binary()
     outputs = {}
@@ -150,3 +179,30 @@ def test_each_package_holds_its_api_and_the_examples(package, checkout, ran):
         for d in yaml.safe_load_all(p.read_text()) if d
     )
     assert examples == want, "every example rides along in the package"
+
+
+def exported(image: str) -> dict:
+    """The files of an image in the registry, by path, as `crane export` flattens them."""
+    flat = subprocess.run([str(tool("crane")), "export", image, "-"], check=True, capture_output=True, timeout=120)
+    with tarfile.open(fileobj=io.BytesIO(flat.stdout)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def test_the_function_package_in_the_registry_carries_its_runtime(registry, ran):
+    files = exported(f"{registry}/function-event-driven-service:v0.1.0")
+    assert "function-event-driven-service" in files, "the runtime image's binary"
+    assert files["function-event-driven-service"].startswith(b"\x7fELF")
+    metadata = [d for d in yaml.safe_load_all(files["package.yaml"]) if d and d["kind"] == "Function"]
+    assert [d["metadata"]["name"] for d in metadata] == ["function-event-driven-service"]
+
+
+@pytest.mark.parametrize("package", PACKAGES[1:])
+def test_the_configurations_in_the_registry_depend_on_the_function_there(package, registry, ran):
+    files = exported(f"{registry}/{package}:v0.1.0")
+    (configuration,) = [d for d in yaml.safe_load_all(files["package.yaml"]) if d and d["kind"] == "Configuration"]
+    assert configuration["spec"]["dependsOn"] == [{
+        "apiVersion": "pkg.crossplane.io/v1",
+        "kind": "Function",
+        "package": f"{registry}/function-event-driven-service",
+        "version": ">=v0.1.0",
+    }]

@@ -77,11 +77,11 @@ def wait_for_port(port: int, process: subprocess.Popen, log: pathlib.Path, secon
 class Process:
     """A program started by a test: its log in a file, stopped by its PID at the end."""
 
-    def __init__(self, args, log: pathlib.Path, cwd=None):
+    def __init__(self, args, log: pathlib.Path, cwd=None, env=None):
         self.log = log
         self._file = open(log, "w")
         self.process = subprocess.Popen(
-            [str(a) for a in args], cwd=cwd, stdin=subprocess.DEVNULL,
+            [str(a) for a in args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=self._file, stderr=subprocess.STDOUT,
         )
 

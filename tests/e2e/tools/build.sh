@@ -37,6 +37,7 @@ build_one() {
     crane) build_wrapped "$1" crane github.com/google/go-containerregistry/cmd/crane ;;
     function-patch-and-transform)
       build_wrapped "$1" function-patch-and-transform github.com/crossplane-contrib/function-patch-and-transform ;;
+    actionlint) build_wrapped "$1" actionlint github.com/rhysd/actionlint/cmd/actionlint ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }

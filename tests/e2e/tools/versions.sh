@@ -12,9 +12,10 @@ PROVIDER_KUBERNETES_VERSION=v1.2.1
 CRANE_VERSION=v0.21.9
 # The peer the load tool compares the function with (BENCHMARKS.md, "Against the peers").
 PATCH_AND_TRANSFORM_VERSION=v0.10.7
+ACTIONLINT_VERSION=v1.7.12
 
 TOOLS_BIN="${E2E_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/function-event-driven-service/tools}"
-ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane function-patch-and-transform)
+ALL_TOOLS=(crossplane crossplane-core nats-server keda-nats-probe etcd kube-apiserver kubectl kube-controller-manager provider-kubernetes crane function-patch-and-transform actionlint)
 
 # The cached file of a tool: its name and pinned version.
 tool_file() {
@@ -29,6 +30,7 @@ tool_file() {
     provider-kubernetes) echo "provider-kubernetes-$PROVIDER_KUBERNETES_VERSION" ;;
     crane) echo "crane-$CRANE_VERSION" ;;
     function-patch-and-transform) echo "function-patch-and-transform-$PATCH_AND_TRANSFORM_VERSION" ;;
+    actionlint) echo "actionlint-$ACTIONLINT_VERSION" ;;
     *) echo "$1" ;;
   esac
 }
