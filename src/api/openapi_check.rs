@@ -8,9 +8,9 @@
 //! for Kubernetes.
 
 use crate::{
-    api::{field_error::FieldError, wording},
+    api::{field_error::FieldError, pattern_words},
     document::{
-        schema::{Schema, Type},
+        openapi::{Schema, Type},
         tree::{Node, Tree},
     },
 };
@@ -153,7 +153,7 @@ impl Walk<'_> {
                 .collect();
             format!("must be one of {} (got {s:?})", names.join(", "))
         } else if let Some(pattern) = pattern.filter(|_| !matches(s)) {
-            match wording::of_pattern(&path.shape()) {
+            match pattern_words::of_pattern(&path.shape()) {
                 Some(wording) => format!("must be {wording} (got {s:?})"),
                 None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
             }
