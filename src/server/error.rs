@@ -1,6 +1,6 @@
 //! Why the server could not start, or stopped with an error, and the exit code for each.
 
-use super::tls::{TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
+use super::tls_files::{TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
 use std::{io, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 /// Why the server could not start or stopped with an error.

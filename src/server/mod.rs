@@ -8,9 +8,10 @@ pub mod codec;
 mod error;
 mod service;
 mod tls;
+mod tls_files;
 
 pub use error::ServeError;
-pub use tls::{TlsMaterial, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE};
+pub use tls::TlsMaterial;
 
 use crate::{
     function,

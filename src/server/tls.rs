@@ -1,6 +1,9 @@
 //! Mutual-TLS material from `--tls-certs-dir`, read and checked before the port is bound.
 
-use super::error::ServeError;
+use super::{
+    error::ServeError,
+    tls_files::{TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE},
+};
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use std::{
     fmt,
@@ -8,13 +11,6 @@ use std::{
     time::Duration,
 };
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-
-/// Certificate file of the server in a TLS directory.
-pub const TLS_CERT_FILE: &str = "tls.crt";
-/// Private key file of the server in a TLS directory.
-pub const TLS_KEY_FILE: &str = "tls.key";
-/// CA bundle that client certificates must chain to.
-pub const TLS_CA_FILE: &str = "ca.crt";
 
 /// A client that opens a connection and never finishes the handshake must not hold it forever.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
