@@ -103,7 +103,13 @@ impl Walk<'_> {
                 None if ignored.contains(&key) => {}
                 None => {
                     let known: Vec<&str> = properties.iter().map(|(k, _)| k.as_str()).collect();
-                    let message = format!("unknown field; expected one of: {}", known.join(", "));
+                    let guess = closest(key, &known)
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "unknown field{guess}; expected one of: {}",
+                        known.join(", ")
+                    );
                     self.push(&Path::Field(path, key), message);
                 }
             }
@@ -210,6 +216,22 @@ impl fmt::Display for Path<'_> {
             Path::Item(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
+}
+
+/// How alike a misspelt field and a known one must be (Jaro-Winkler) to be offered: high enough
+/// that `colour` suggests nothing among the Input's defaults, low enough that `consumerGroup`
+/// finds `consumer` and `sise` finds `size`.
+const LIKENESS: f64 = 0.8;
+
+/// The known field a misspelt one most likely meant, if any is close.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&key, &k.to_ascii_lowercase()), *k))
+        .filter(|(likeness, _)| *likeness >= LIKENESS)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
