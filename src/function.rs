@@ -1,12 +1,11 @@
 //! The composition function: one pure call from a RunFunction request to its response. No I/O.
 
 use crate::{
-    advice,
     api::{
         field_error::{self, FieldError},
         EventDrivenService,
     },
-    compose,
+    compose, config_hash,
     document::convert,
     document::tree::ObjectParts,
     observed,
@@ -14,7 +13,7 @@ use crate::{
         Ready, ResponseMeta, Result as PbResult, RunFunctionRequest, RunFunctionResponse, Severity,
         State, Target,
     },
-    referenced,
+    warnings,
 };
 use prost_types::Value as PbValue;
 use serde_json::Value;
@@ -84,7 +83,7 @@ pub fn run(
         port,
         consumer,
     );
-    let config = referenced::config(&spec, &placement.namespace, req);
+    let config = config_hash::config(&spec, &placement.namespace, req);
     // Until every referenced object is in hand, the pods keep the hash they have.
     let hash = match &config.requirements {
         Some(_) => config
@@ -107,7 +106,7 @@ pub fn run(
         }
     }
     set_status(desired, report.status);
-    let (advice, warnings) = advice::advise(&spec, &settings, &config.missing, xr.status);
+    let (advice, warnings) = warnings::advise(&spec, &settings, &config.missing, xr.status);
     rsp.conditions = report.conditions;
     rsp.conditions.extend(advice);
     rsp.conditions

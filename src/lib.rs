@@ -6,14 +6,14 @@
 //! bottom: [`cli`]; [`server`] and [`offline`]; [`function`]; [`compose`] and `observed`;
 //! [`api`]; [`document`] and [`proto`]. Each imports only layers below it.
 
-mod advice;
 pub mod api;
 pub mod cli;
 pub mod compose;
+mod config_hash;
 pub mod document;
 pub mod function;
 mod observed;
 pub mod offline;
 pub mod proto;
-mod referenced;
 pub mod server;
+mod warnings;

@@ -187,3 +187,13 @@ fn unreadable_and_non_yaml_files_fail_with_a_message() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn validate_reports_five_mistakes_of_five_kinds_in_line_order() {
+    let file = "tests/claims/five-mistakes.yaml";
+    let out = run(&["validate", file]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    insta::with_settings!({description => format!("validate {file}"), omit_expression => true}, {
+        insta::assert_snapshot!("validate__five_mistakes", text(&out.stdout));
+    });
+}

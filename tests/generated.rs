@@ -4,7 +4,7 @@
 
 mod upstream;
 
-use function_event_driven_service::api::schema::claim_json_schema;
+use function_event_driven_service::api::definition::claim_json_schema;
 use upstream::repo_path;
 
 const XRD: &str = "apis/definition.yaml";

@@ -9,7 +9,7 @@
 
 mod upstream;
 
-use function_event_driven_service::{api::schema, offline::render::render_as};
+use function_event_driven_service::{api::definition, offline::render::render_as};
 use serde_json::{json, Value};
 use std::path::Path;
 use upstream::{
@@ -64,7 +64,7 @@ impl Schemas {
                 (*api_version, schemas)
             })
             .collect();
-        let xrd_status = schema::version_schema(&schema::xrd(), schema::VERSION)
+        let xrd_status = definition::version_schema(&definition::xrd(), definition::VERSION)
             .and_then(|s| s.pointer("/properties/status"))
             .cloned()
             .expect("the XRD has a status schema");

@@ -9,7 +9,7 @@
 
 mod upstream;
 
-use function_event_driven_service::api::schema;
+use function_event_driven_service::api::definition;
 use serde_json::Value;
 use std::path::Path;
 use upstream::{
@@ -282,7 +282,7 @@ fn xrd_does_not_redefine_fields_crossplane_adds() {
     // Crossplane adds these to the XR's spec (the function ignores them), and two more to the
     // claim's; a field of ours with one of these names would be overridden.
     let claim_only = ["compositeDeletePolicy", "resourceRef"];
-    let reserved: Vec<&str> = schema::CROSSPLANE_SPEC_FIELDS
+    let reserved: Vec<&str> = definition::CROSSPLANE_SPEC_FIELDS
         .iter()
         .chain(&claim_only)
         .copied()

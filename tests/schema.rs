@@ -3,7 +3,7 @@
 
 mod upstream;
 
-use function_event_driven_service::api::schema::{self, claim_json_schema, CLAIM_KIND};
+use function_event_driven_service::api::definition::{self, claim_json_schema, CLAIM_KIND};
 use jsonschema::Validator;
 use serde_json::{json, Value};
 use upstream::example_claims;
@@ -200,12 +200,12 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
             other => other.clone(),
         }
     }
-    let mut json_schema = schema::claim_json_schema();
+    let mut json_schema = definition::claim_json_schema();
     // The other addition: Crossplane's own spec fields, let through untyped, and exactly those.
     let props = json_schema["properties"]["spec"]["properties"]
         .as_object_mut()
         .expect("spec has properties");
-    for field in schema::CROSSPLANE_SPEC_FIELDS {
+    for field in definition::CROSSPLANE_SPEC_FIELDS {
         let added = props.remove(*field);
         assert!(
             added.is_some_and(|v| v.get("type").is_none()),
@@ -214,6 +214,6 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
     }
     assert_eq!(
         without_closed_objects(&json_schema["properties"]["spec"]),
-        without_extensions(schema::spec_schema())
+        without_extensions(definition::spec_schema())
     );
 }

@@ -6,8 +6,8 @@
 mod upstream;
 
 use function_event_driven_service::{
+    api::definition,
     api::input::{Output, Settings},
-    api::schema,
     api::spec::Spec,
     api::RESERVED_ENV,
     document::tree,
@@ -61,11 +61,11 @@ fn every_field(schema: &Value) -> Value {
 fn the_serde_types_know_every_field_of_the_schemas() {
     // The types refuse unknown fields: a field a schema has and a type lacks fails here, not
     // on a user's claim.
-    let spec = every_field(schema::spec_schema());
+    let spec = every_field(definition::spec_schema());
     if let Err(e) = tree::deserialize::<_, Spec>(&spec, &[]) {
         panic!("Spec does not read every field of the XRD: {e}");
     }
-    let input = every_field(schema::input_schema());
+    let input = every_field(definition::input_schema());
     if let Err(e) = tree::deserialize::<_, Settings>(&input, &["apiVersion", "kind", "metadata"]) {
         panic!("Settings do not read every field of the Input CRD: {e}");
     }
@@ -73,10 +73,10 @@ fn the_serde_types_know_every_field_of_the_schemas() {
 
 #[test]
 fn nats_defaults_are_left_to_the_function_input() {
-    let nats = schema::spec_schema()
+    let nats = definition::spec_schema()
         .pointer("/properties/nats/properties")
         .expect("nats properties");
-    let input = schema::input_schema()
+    let input = definition::input_schema()
         .pointer("/properties/nats/properties")
         .expect("the Input's nats properties");
     for field in ["url", "monitoringEndpoint", "account"] {
@@ -231,7 +231,7 @@ fn xrd_accepts(
     if !schema.is_valid(spec) {
         return Err("refused by the schema".into());
     }
-    let stored = apply_defaults(schema::spec_schema(), spec);
+    let stored = apply_defaults(definition::spec_schema(), spec);
     for (path, program) in rules {
         for node in values_at(&stored, path) {
             let mut context = cel::Context::default();
@@ -250,7 +250,7 @@ fn xrd_accepts(
 /// Every CEL rule of the XRD's spec, compiled, with the path of the node it guards.
 fn compiled_cel_rules() -> Vec<(String, cel::Program)> {
     let mut found = Vec::new();
-    cel_rules(schema::spec_schema(), "", &mut found);
+    cel_rules(definition::spec_schema(), "", &mut found);
     assert_eq!(
         found.len(),
         14,
@@ -269,7 +269,7 @@ fn compiled_cel_rules() -> Vec<(String, cel::Program)> {
 #[test]
 fn xrd_cel_rules_compile_and_agree_with_the_parser() {
     let rules = compiled_cel_rules();
-    let schema = jsonschema::draft7::new(&crd_to_json_schema(schema::spec_schema()))
+    let schema = jsonschema::draft7::new(&crd_to_json_schema(definition::spec_schema()))
         .expect("the spec schema compiles");
     let base = full_spec();
     let with = |pointer: &str, value: Value| {
@@ -420,7 +420,7 @@ fn xrd_cel_rules_compile_and_agree_with_the_parser() {
     let mut disagreements = Vec::new();
     for (reason, spec) in cases.into_iter().chain(reserved) {
         let by_xrd = xrd_accepts(&schema, &rules, &spec);
-        let by_parser = Spec::parse(&spec);
+        let by_parser = function_event_driven_service::api::parse_spec(&spec);
         if by_xrd.is_ok() != by_parser.is_ok() {
             disagreements.push(format!(
                 "{reason}: the XRD says {by_xrd:?}, the parser {:?}",
@@ -433,7 +433,7 @@ fn xrd_cel_rules_compile_and_agree_with_the_parser() {
 
 #[test]
 fn every_example_claim_is_accepted_by_the_xrd_and_the_function() {
-    let schema = jsonschema::draft7::new(&crd_to_json_schema(schema::spec_schema()))
+    let schema = jsonschema::draft7::new(&crd_to_json_schema(definition::spec_schema()))
         .expect("the spec schema compiles");
     let rules = compiled_cel_rules();
     for (file, claim) in example_claims() {
@@ -442,7 +442,7 @@ fn every_example_claim_is_accepted_by_the_xrd_and_the_function() {
         if let Err(e) = xrd_accepts(&schema, &rules, spec) {
             panic!("{file}: the XRD refuses it: {e}");
         }
-        if let Err(e) = Spec::parse(spec) {
+        if let Err(e) = function_event_driven_service::api::parse_spec(spec) {
             panic!("{file}: the function refuses it: {e:?}");
         }
     }

@@ -5,14 +5,13 @@
 
 use crate::{
     api::{
+        definition,
         field_error::FieldError,
-        pod_rules,
+        go_duration, openapi_check, pod_rules,
         rules::checked,
-        schema,
         spec::{DisruptionBudget, Shutdown, Size, Spread},
-        structural,
     },
-    document::{schema::Schema, tree},
+    document::{openapi::Schema, tree},
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -138,7 +137,7 @@ pub struct Settings {
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     // The CRD is compiled in; `the_input_crd_compiles_and_its_defaults_make_whole_settings`
     // proves this cannot fail.
-    Schema::compile(schema::input_schema())
+    Schema::compile(definition::input_schema())
         .unwrap_or_else(|e| unreachable!("the Input CRD's schema: {e}"))
 });
 
@@ -168,7 +167,7 @@ impl Settings {
         let Some(input) = input else {
             return Ok(Self::default());
         };
-        let mut errors = structural::check(&SCHEMA, input, "input", &[]);
+        let mut errors = openapi_check::check(&SCHEMA, input, "input", &[]);
         if let Some(error) = identity_problem(input) {
             errors.push(error);
         }
@@ -189,7 +188,7 @@ impl Settings {
 /// Why `input` is not this function's Input, by its apiVersion and kind (the CRD's group,
 /// version and kind).
 fn identity_problem(input: &Value) -> Option<FieldError> {
-    let crd = schema::input_crd();
+    let crd = definition::input_crd();
     let text = |pointer| {
         crd.pointer(pointer)
             .and_then(Value::as_str)
@@ -275,22 +274,14 @@ fn quantity_value(q: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * factor)
 }
 
-/// Parses `90`, `90s`, `5m` or `1h` into a duration.
+/// Parses a TTL: whole seconds (`90`) or a Go duration (`60s`, `5m`, `1h`); the unit syntax is
+/// the one the consumer's durations use, read by the same parser.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 60s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        _ => None,
-    };
-    secs.map(Duration::from_secs)
-        .ok_or_else(|| format!("{s:?} is not a duration like 60s, 5m or 1h"))
+    match s.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => go_duration::parse(s),
+    }
 }
 
 #[cfg(test)]
@@ -311,7 +302,7 @@ mod tests {
 
     #[test]
     fn the_input_crd_compiles_and_its_defaults_make_whole_settings() {
-        assert!(Schema::compile(schema::input_schema()).is_ok());
+        assert!(Schema::compile(definition::input_schema()).is_ok());
         let defaults = Settings::default();
         assert_eq!(Settings::from_input(None), Ok(defaults.clone()));
         assert_eq!(Settings::from_input(Some(&input(json!({})))), Ok(defaults));

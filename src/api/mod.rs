@@ -1,18 +1,21 @@
 //! The EventDrivenService API and the function Input: parsing, defaults and rules.
 
+pub mod definition;
 pub(crate) mod field_error;
 mod go_duration;
 pub mod input;
+mod openapi_check;
+mod pattern_words;
 pub(crate) mod placement;
 mod pod_rules;
 pub(crate) mod rules;
 mod scaling_rules;
-pub mod schema;
 pub mod spec;
-mod structural;
-mod wording;
 
-use crate::document::tree::{ObjectParts, Tree};
+use crate::document::{
+    openapi::Schema,
+    tree::{self, ObjectParts, Tree},
+};
 pub use field_error::FieldError;
 use input::{Output, Settings};
 pub use placement::{Placement, Scope};
@@ -20,6 +23,14 @@ pub use pod_rules::OWNED_LABELS;
 pub use rules::RESERVED_ENV;
 use serde_json::Value;
 use spec::Spec;
+use std::sync::LazyLock;
+
+/// The XRD's spec schema, compiled once.
+static SPEC_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    // The XRD is compiled in; `the_xrd_compiles` proves this cannot fail.
+    Schema::compile(definition::spec_schema())
+        .unwrap_or_else(|e| unreachable!("the XRD's spec schema: {e}"))
+});
 
 /// Everything composing one EventDrivenService needs, read from its XR and the function Input.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +52,7 @@ impl EventDrivenService {
     ) -> Result<Self, Vec<FieldError>> {
         let settings = Settings::from_input(input);
         let spec = match xr.spec {
-            Some(spec) => Spec::parse(spec),
+            Some(spec) => parse_spec(spec),
             None => Err(vec![FieldError::new("spec", "required")]),
         };
         let placement = Placement::from_metadata(xr.metadata);
@@ -70,6 +81,25 @@ impl EventDrivenService {
         errors.dedup();
         Err(errors)
     }
+}
+
+/// Checks a spec against the XRD and the rules, returning every offending field at once,
+/// and reads it with the XRD's defaults.
+pub fn parse_spec<N: Tree>(spec: &N) -> Result<Spec, Vec<FieldError>> {
+    if spec.is_null() {
+        return Err(vec![FieldError::new("spec", "required")]);
+    }
+    let ignored = definition::CROSSPLANE_SPEC_FIELDS;
+    let mut errors = openapi_check::check(&SPEC_SCHEMA, spec, "spec", ignored);
+    errors.extend(rules::check(spec, &errors));
+    errors.extend(pod_rules::check(spec, &errors));
+    errors.extend(scaling_rules::check(spec, &errors));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    tree::deserialize_defaulted(spec, ignored, &SPEC_SCHEMA)
+        // The XRD accepted it, so only a field the XRD has and these types lack gets here.
+        .map_err(|e| vec![FieldError::new("spec", e.to_string())])
 }
 
 /// Direct output composes namespaced kinds, which only a namespaced (Crossplane v2) XR may own.
@@ -148,4 +178,14 @@ fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
         ));
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_xrd_compiles() {
+        assert!(Schema::compile(definition::spec_schema()).is_ok());
+    }
 }

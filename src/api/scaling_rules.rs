@@ -5,10 +5,10 @@
 
 use crate::{
     api::{
+        definition,
         field_error::FieldError,
         go_duration,
         rules::{checked, items},
-        schema,
     },
     document::tree::Tree,
 };
@@ -32,7 +32,7 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
 fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldError>) {
     let count = |key: &str| match scaling.get(key).filter(|v| !v.is_null()) {
         Some(v) => checked(Some(v), &format!("spec.scaling.{key}"), wrong).and_then(Tree::as_i64),
-        None => schema::spec_schema()
+        None => definition::spec_schema()
             .pointer(&format!("/properties/scaling/properties/{key}/default"))
             .and_then(serde_json::Value::as_i64),
     };

@@ -2,33 +2,19 @@
 //!
 //! The XRD (apis/definition.yaml) is the spec's only definition: its schema checks the
 //! structure, fills in the defaults and names every field; these types only give the checked
-//! spec a shape to compose from. Fields whose defaults a platform team may change in the
-//! function Input (`nats.url`, `nats.monitoringEndpoint`, `nats.account`) stay `Option` here
-//! and are resolved against the Input when composing.
+//! spec a shape to compose from (`api::parse_spec` checks and reads one). Fields whose
+//! defaults a platform team may change in the function Input (`nats.url`,
+//! `nats.monitoringEndpoint`, `nats.account`) stay `Option` here and are resolved against the
+//! Input when composing.
 
-use crate::{
-    api::{
-        field_error::FieldError, go_duration, pod_rules, rules, scaling_rules, schema, structural,
-    },
-    document::{
-        schema::Schema,
-        tree::{self, Tree},
-    },
-};
+use crate::api::go_duration;
 use k8s_openapi::{
     api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
     api::core::v1::{Affinity, Toleration},
     apimachinery::pkg::util::intstr::IntOrString,
 };
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, sync::LazyLock};
-
-/// The XRD's spec schema, compiled once.
-static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    // The XRD is compiled in; `the_xrd_compiles` proves this cannot fail.
-    Schema::compile(schema::spec_schema())
-        .unwrap_or_else(|e| unreachable!("the XRD's spec schema: {e}"))
-});
+use std::collections::BTreeMap;
 
 /// The fields of the five legacy secret slots (`secret1Name` to `secret5Name`), in slot order.
 pub const SECRET_SLOTS: [&str; 5] = [
@@ -461,24 +447,6 @@ pub struct Fallback {
 }
 
 impl Spec {
-    /// Checks a spec against the XRD and the rules, returning every offending field at once,
-    /// and reads it with the XRD's defaults.
-    pub fn parse<N: Tree>(spec: &N) -> Result<Self, Vec<FieldError>> {
-        if spec.is_null() {
-            return Err(vec![FieldError::new("spec", "required")]);
-        }
-        let mut errors = structural::check(&SCHEMA, spec, "spec", schema::CROSSPLANE_SPEC_FIELDS);
-        errors.extend(rules::check(spec, &errors));
-        errors.extend(pod_rules::check(spec, &errors));
-        errors.extend(scaling_rules::check(spec, &errors));
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        tree::deserialize_defaulted(spec, schema::CROSSPLANE_SPEC_FIELDS, &SCHEMA)
-            // The XRD accepted it, so only a field the XRD has and these types lack gets here.
-            .map_err(|e| vec![FieldError::new("spec", e.to_string())])
-    }
-
     /// Secrets mounted whole, in order: the five slots, then `secretRefs` with `envFrom: true`.
     pub fn env_from_secrets(&self) -> impl Iterator<Item = &str> {
         let slots = [
@@ -501,15 +469,5 @@ impl Spec {
         let without_digest = self.image.split('@').next().unwrap_or_default();
         let last = without_digest.rsplit('/').next().unwrap_or_default();
         last.split_once(':').map(|(_, tag)| tag)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_xrd_compiles() {
-        assert!(Schema::compile(schema::spec_schema()).is_ok());
     }
 }

@@ -8,7 +8,7 @@
 //! typed resource straight into a `Struct`, as `serde_json::to_value` followed by
 //! [`json_to_struct`] would, at a fraction of the cost (one tree built instead of three).
 
-use super::shape::{whole, ShapeError};
+use super::value_error::{whole, ValueError};
 use prost_types::{value::Kind, ListValue, Struct, Value as PbValue};
 use serde::{ser, Serialize};
 use serde_json::{Map, Number, Value};
@@ -107,7 +107,7 @@ pub fn json_to_struct(v: &Value) -> Struct {
 
 /// Serialises `value` into a protobuf `Struct`; anything but a map or struct becomes an empty
 /// one, as in [`json_to_struct`].
-pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, ShapeError> {
+pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, ValueError> {
     Ok(match value.serialize(ValueSerializer)?.kind {
         Some(Kind::StructValue(s)) => s,
         _ => Struct::default(),
@@ -116,7 +116,7 @@ pub fn to_struct<T: Serialize + ?Sized>(value: &T) -> Result<Struct, ShapeError>
 
 /// Serialises `value` into a protobuf `Value`, with serde_json's data model: integers become
 /// doubles, non-finite floats and `None` become null, enum variants are externally tagged.
-pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<PbValue, ShapeError> {
+pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<PbValue, ValueError> {
     value.serialize(ValueSerializer)
 }
 
@@ -150,7 +150,7 @@ struct ValueSerializer;
 #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
 impl ser::Serializer for ValueSerializer {
     type Ok = PbValue;
-    type Error = ShapeError;
+    type Error = ValueError;
     type SerializeSeq = SeqBuilder;
     type SerializeTuple = SeqBuilder;
     type SerializeTupleStruct = SeqBuilder;
@@ -159,60 +159,60 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStruct = MapBuilder;
     type SerializeStructVariant = MapBuilder;
 
-    fn serialize_bool(self, v: bool) -> Result<PbValue, ShapeError> {
+    fn serialize_bool(self, v: bool) -> Result<PbValue, ValueError> {
         Ok(pb(Kind::BoolValue(v)))
     }
-    fn serialize_i8(self, v: i8) -> Result<PbValue, ShapeError> {
+    fn serialize_i8(self, v: i8) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_i16(self, v: i16) -> Result<PbValue, ShapeError> {
+    fn serialize_i16(self, v: i16) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_i32(self, v: i32) -> Result<PbValue, ShapeError> {
+    fn serialize_i32(self, v: i32) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_i64(self, v: i64) -> Result<PbValue, ShapeError> {
+    fn serialize_i64(self, v: i64) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_u8(self, v: u8) -> Result<PbValue, ShapeError> {
+    fn serialize_u8(self, v: u8) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_u16(self, v: u16) -> Result<PbValue, ShapeError> {
+    fn serialize_u16(self, v: u16) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_u32(self, v: u32) -> Result<PbValue, ShapeError> {
+    fn serialize_u32(self, v: u32) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_u64(self, v: u64) -> Result<PbValue, ShapeError> {
+    fn serialize_u64(self, v: u64) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_f32(self, v: f32) -> Result<PbValue, ShapeError> {
+    fn serialize_f32(self, v: f32) -> Result<PbValue, ValueError> {
         Ok(number(v as f64))
     }
-    fn serialize_f64(self, v: f64) -> Result<PbValue, ShapeError> {
+    fn serialize_f64(self, v: f64) -> Result<PbValue, ValueError> {
         Ok(number(v))
     }
-    fn serialize_char(self, v: char) -> Result<PbValue, ShapeError> {
+    fn serialize_char(self, v: char) -> Result<PbValue, ValueError> {
         Ok(pb(Kind::StringValue(v.to_string())))
     }
-    fn serialize_str(self, v: &str) -> Result<PbValue, ShapeError> {
+    fn serialize_str(self, v: &str) -> Result<PbValue, ValueError> {
         Ok(pb(Kind::StringValue(v.to_string())))
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<PbValue, ShapeError> {
+    fn serialize_bytes(self, v: &[u8]) -> Result<PbValue, ValueError> {
         // serde_json writes bytes as a list of numbers.
         let values = v.iter().map(|b| number(*b as f64)).collect();
         Ok(pb(Kind::ListValue(ListValue { values })))
     }
-    fn serialize_none(self) -> Result<PbValue, ShapeError> {
+    fn serialize_none(self) -> Result<PbValue, ValueError> {
         Ok(null())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<PbValue, ShapeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<PbValue, ValueError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<PbValue, ShapeError> {
+    fn serialize_unit(self) -> Result<PbValue, ValueError> {
         Ok(null())
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<PbValue, ShapeError> {
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<PbValue, ValueError> {
         Ok(null())
     }
     fn serialize_unit_variant(
@@ -220,14 +220,14 @@ impl ser::Serializer for ValueSerializer {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<PbValue, ShapeError> {
+    ) -> Result<PbValue, ValueError> {
         Ok(pb(Kind::StringValue(variant.to_string())))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<PbValue, ShapeError> {
+    ) -> Result<PbValue, ValueError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -236,23 +236,23 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<PbValue, ShapeError> {
+    ) -> Result<PbValue, ValueError> {
         Ok(tagged(variant, value.serialize(self)?))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ShapeError> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ValueError> {
         Ok(SeqBuilder {
             variant: None,
             values: Vec::with_capacity(len.unwrap_or_default()),
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, ShapeError> {
+    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, ValueError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<SeqBuilder, ShapeError> {
+    ) -> Result<SeqBuilder, ValueError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -261,16 +261,16 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<SeqBuilder, ShapeError> {
+    ) -> Result<SeqBuilder, ValueError> {
         Ok(SeqBuilder {
             variant: Some(variant),
             values: Vec::with_capacity(len),
         })
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, ShapeError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, ValueError> {
         Ok(MapBuilder::default())
     }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<MapBuilder, ShapeError> {
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<MapBuilder, ValueError> {
         Ok(MapBuilder::default())
     }
     fn serialize_struct_variant(
@@ -279,7 +279,7 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<MapBuilder, ShapeError> {
+    ) -> Result<MapBuilder, ValueError> {
         Ok(MapBuilder {
             variant: Some(variant),
             ..MapBuilder::default()
@@ -293,7 +293,7 @@ struct SeqBuilder {
 }
 
 impl SeqBuilder {
-    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
         self.values.push(value.serialize(ValueSerializer)?);
         Ok(())
     }
@@ -314,11 +314,11 @@ macro_rules! sequence {
     ($($trait:ident :: $element:ident),+) => {$(
         impl ser::$trait for SeqBuilder {
             type Ok = PbValue;
-            type Error = ShapeError;
-            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
+            type Error = ValueError;
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
                 self.push(value)
             }
-            fn end(self) -> Result<PbValue, ShapeError> {
+            fn end(self) -> Result<PbValue, ValueError> {
                 Ok(self.finish())
             }
         }
@@ -353,52 +353,52 @@ impl MapBuilder {
 
 impl ser::SerializeMap for MapBuilder {
     type Ok = PbValue;
-    type Error = ShapeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ShapeError> {
+    type Error = ValueError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ValueError> {
         self.key = Some(key.serialize(KeySerializer)?);
         Ok(())
     }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ShapeError> {
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
         let key = self
             .key
             .take()
-            .ok_or_else(|| <ShapeError as ser::Error>::custom("map value without a key"))?;
+            .ok_or_else(|| <ValueError as ser::Error>::custom("map value without a key"))?;
         self.fields.insert(key, value.serialize(ValueSerializer)?);
         Ok(())
     }
-    fn end(self) -> Result<PbValue, ShapeError> {
+    fn end(self) -> Result<PbValue, ValueError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeStruct for MapBuilder {
     type Ok = PbValue;
-    type Error = ShapeError;
+    type Error = ValueError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), ShapeError> {
+    ) -> Result<(), ValueError> {
         self.fields
             .insert(key.to_string(), value.serialize(ValueSerializer)?);
         Ok(())
     }
-    fn end(self) -> Result<PbValue, ShapeError> {
+    fn end(self) -> Result<PbValue, ValueError> {
         Ok(self.finish())
     }
 }
 
 impl ser::SerializeStructVariant for MapBuilder {
     type Ok = PbValue;
-    type Error = ShapeError;
+    type Error = ValueError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), ShapeError> {
+    ) -> Result<(), ValueError> {
         ser::SerializeStruct::serialize_field(self, key, value)
     }
-    fn end(self) -> Result<PbValue, ShapeError> {
+    fn end(self) -> Result<PbValue, ValueError> {
         Ok(self.finish())
     }
 }
@@ -407,75 +407,75 @@ impl ser::SerializeStructVariant for MapBuilder {
 /// serde_json; anything else has no key form.
 struct KeySerializer;
 
-fn not_a_key<T>(what: &str) -> Result<T, ShapeError> {
-    Err(<ShapeError as ser::Error>::custom(format!(
+fn not_a_key<T>(what: &str) -> Result<T, ValueError> {
+    Err(<ValueError as ser::Error>::custom(format!(
         "a map key must be a string, not {what}"
     )))
 }
 
 impl ser::Serializer for KeySerializer {
     type Ok = String;
-    type Error = ShapeError;
-    type SerializeSeq = ser::Impossible<String, ShapeError>;
-    type SerializeTuple = ser::Impossible<String, ShapeError>;
-    type SerializeTupleStruct = ser::Impossible<String, ShapeError>;
-    type SerializeTupleVariant = ser::Impossible<String, ShapeError>;
-    type SerializeMap = ser::Impossible<String, ShapeError>;
-    type SerializeStruct = ser::Impossible<String, ShapeError>;
-    type SerializeStructVariant = ser::Impossible<String, ShapeError>;
+    type Error = ValueError;
+    type SerializeSeq = ser::Impossible<String, ValueError>;
+    type SerializeTuple = ser::Impossible<String, ValueError>;
+    type SerializeTupleStruct = ser::Impossible<String, ValueError>;
+    type SerializeTupleVariant = ser::Impossible<String, ValueError>;
+    type SerializeMap = ser::Impossible<String, ValueError>;
+    type SerializeStruct = ser::Impossible<String, ValueError>;
+    type SerializeStructVariant = ser::Impossible<String, ValueError>;
 
-    fn serialize_str(self, v: &str) -> Result<String, ShapeError> {
+    fn serialize_str(self, v: &str) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_char(self, v: char) -> Result<String, ShapeError> {
+    fn serialize_char(self, v: char) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_bool(self, v: bool) -> Result<String, ShapeError> {
+    fn serialize_bool(self, v: bool) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<String, ShapeError> {
+    fn serialize_i8(self, v: i8) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_i16(self, v: i16) -> Result<String, ShapeError> {
+    fn serialize_i16(self, v: i16) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_i32(self, v: i32) -> Result<String, ShapeError> {
+    fn serialize_i32(self, v: i32) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_i64(self, v: i64) -> Result<String, ShapeError> {
+    fn serialize_i64(self, v: i64) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_u8(self, v: u8) -> Result<String, ShapeError> {
+    fn serialize_u8(self, v: u8) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_u16(self, v: u16) -> Result<String, ShapeError> {
+    fn serialize_u16(self, v: u16) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_u32(self, v: u32) -> Result<String, ShapeError> {
+    fn serialize_u32(self, v: u32) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_u64(self, v: u64) -> Result<String, ShapeError> {
+    fn serialize_u64(self, v: u64) -> Result<String, ValueError> {
         Ok(v.to_string())
     }
-    fn serialize_f32(self, _v: f32) -> Result<String, ShapeError> {
+    fn serialize_f32(self, _v: f32) -> Result<String, ValueError> {
         not_a_key("a float")
     }
-    fn serialize_f64(self, _v: f64) -> Result<String, ShapeError> {
+    fn serialize_f64(self, _v: f64) -> Result<String, ValueError> {
         not_a_key("a float")
     }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<String, ShapeError> {
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String, ValueError> {
         not_a_key("bytes")
     }
-    fn serialize_none(self) -> Result<String, ShapeError> {
+    fn serialize_none(self) -> Result<String, ValueError> {
         not_a_key("null")
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, ShapeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, ValueError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<String, ShapeError> {
+    fn serialize_unit(self) -> Result<String, ValueError> {
         not_a_key("null")
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, ShapeError> {
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, ValueError> {
         not_a_key("null")
     }
     fn serialize_unit_variant(
@@ -483,14 +483,14 @@ impl ser::Serializer for KeySerializer {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<String, ShapeError> {
+    ) -> Result<String, ValueError> {
         Ok(variant.to_string())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<String, ShapeError> {
+    ) -> Result<String, ValueError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -499,20 +499,20 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _value: &T,
-    ) -> Result<String, ShapeError> {
+    ) -> Result<String, ValueError> {
         not_a_key("an enum variant with data")
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, ShapeError> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, ValueError> {
         not_a_key("a list")
     }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, ShapeError> {
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, ValueError> {
         not_a_key("a tuple")
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, ShapeError> {
+    ) -> Result<Self::SerializeTupleStruct, ValueError> {
         not_a_key("a tuple")
     }
     fn serialize_tuple_variant(
@@ -521,17 +521,17 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, ShapeError> {
+    ) -> Result<Self::SerializeTupleVariant, ValueError> {
         not_a_key("an enum variant with data")
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, ShapeError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, ValueError> {
         not_a_key("a map")
     }
     fn serialize_struct(
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeStruct, ShapeError> {
+    ) -> Result<Self::SerializeStruct, ValueError> {
         not_a_key("a struct")
     }
     fn serialize_struct_variant(
@@ -540,7 +540,7 @@ impl ser::Serializer for KeySerializer {
         _index: u32,
         _variant: &'static str,
         _len: usize,
-    ) -> Result<Self::SerializeStructVariant, ShapeError> {
+    ) -> Result<Self::SerializeStructVariant, ValueError> {
         not_a_key("an enum variant with data")
     }
 }

@@ -10,8 +10,8 @@
 //! object, without copying the tree.
 
 use super::{
-    schema::Schema,
-    shape::{whole, ShapeError},
+    openapi::Schema,
+    value_error::{whole, ValueError},
 };
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde::de::{
@@ -226,7 +226,7 @@ impl<'a> ObjectParts<'a, PbValue> {
 pub fn deserialize<'de, N: Tree, T: de::Deserialize<'de>>(
     tree: &'de N,
     skip: &'de [&'de str],
-) -> Result<T, ShapeError> {
+) -> Result<T, ValueError> {
     T::deserialize(TreeDeserializer {
         tree,
         skip,
@@ -242,7 +242,7 @@ pub fn deserialize_defaulted<'de, N: Tree, T: de::Deserialize<'de>>(
     tree: &'de N,
     skip: &'de [&'de str],
     schema: &'de Schema,
-) -> Result<T, ShapeError> {
+) -> Result<T, ValueError> {
     T::deserialize(TreeDeserializer {
         tree,
         skip,
@@ -269,9 +269,9 @@ impl<'de, N: Tree> TreeDeserializer<'de, N> {
 }
 
 impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
-    type Error = ShapeError;
+    type Error = ValueError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ShapeError> {
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
         match self.tree.node() {
             Node::Null => visitor.visit_unit(),
             Node::Bool(b) => visitor.visit_bool(b),
@@ -299,7 +299,7 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
         }
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ShapeError> {
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
         if self.tree.is_null() {
             visitor.visit_none()
         } else {
@@ -312,11 +312,11 @@ impl<'de, N: Tree> Deserializer<'de> for TreeDeserializer<'de, N> {
         _name: &'static str,
         _variants: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, ShapeError> {
+    ) -> Result<V::Value, ValueError> {
         // Only unit variants are spelled in documents (`size: small`).
         match self.tree.node() {
             Node::String(s) => {
-                let variant: StrDeserializer<'_, ShapeError> = s.into_deserializer();
+                let variant: StrDeserializer<'_, ValueError> = s.into_deserializer();
                 visitor.visit_enum(variant)
             }
             _ => Err(de::Error::invalid_type(
@@ -339,12 +339,12 @@ struct Items<'de, I> {
 }
 
 impl<'de, N: Tree + 'de, I: Iterator<Item = &'de N>> SeqAccess<'de> for Items<'de, I> {
-    type Error = ShapeError;
+    type Error = ValueError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
-    ) -> Result<Option<S::Value>, ShapeError> {
+    ) -> Result<Option<S::Value>, ValueError> {
         let schema = self.schema;
         self.items
             .next()
@@ -373,12 +373,12 @@ struct Fields<'de, N, I> {
 impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
     for Fields<'de, N, I>
 {
-    type Error = ShapeError;
+    type Error = ValueError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
-    ) -> Result<Option<K::Value>, ShapeError> {
+    ) -> Result<Option<K::Value>, ValueError> {
         let skip = self.skip;
         let key = if let Some((key, value)) = self
             .entries
@@ -403,14 +403,14 @@ impl<'de, N: Tree + 'de, I: Iterator<Item = (&'de str, &'de N)>> MapAccess<'de>
             self.value = Some(Pending::Default(default, schema));
             key.as_str()
         };
-        let key: StrDeserializer<'_, ShapeError> = key.into_deserializer();
+        let key: StrDeserializer<'_, ValueError> = key.into_deserializer();
         seed.deserialize(key).map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
-    ) -> Result<S::Value, ShapeError> {
+    ) -> Result<S::Value, ValueError> {
         match self.value.take() {
             Some(Pending::Set(value, schema)) => {
                 seed.deserialize(TreeDeserializer::below(value, schema))

@@ -58,9 +58,11 @@ pub fn run(command: &Command) -> ExitCode {
     let outcome = match command {
         Command::Render(args) => render_command(args),
         Command::Validate(args) => validate_command(&args.files),
-        Command::Schema => serde_json::to_string_pretty(&crate::api::schema::claim_json_schema())
-            .map_err(|e| e.to_string())
-            .and_then(|text| print(&format!("{text}\n"))),
+        Command::Schema => {
+            serde_json::to_string_pretty(&crate::api::definition::claim_json_schema())
+                .map_err(|e| e.to_string())
+                .and_then(|text| print(&format!("{text}\n")))
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -137,7 +139,11 @@ pub fn validate_file(path: &Path) -> Result<(Vec<String>, usize), String> {
             .and_then(|xr| render::request(&xr, None, &[]))
             .and_then(|req| render::check(&req))
         {
-            problems.extend(errors.iter().map(|e| describe(path, doc, e)));
+            // In the order a reader meets them in the file; a problem of the whole document
+            // (no line) first.
+            let mut found: Vec<_> = errors.iter().map(|e| describe(path, doc, e)).collect();
+            found.sort_by_key(|(line, _)| *line);
+            problems.extend(found.into_iter().map(|(_, problem)| problem));
         }
     }
     Ok((problems, claims.len()))
@@ -152,10 +158,14 @@ fn is_claim_like(doc: &Value) -> bool {
     )
 }
 
-fn describe(path: &Path, doc: &Document, error: &FieldError) -> String {
+/// The line of an error in the file, if it has one, and the error as `validate` prints it.
+fn describe(path: &Path, doc: &Document, error: &FieldError) -> (Option<usize>, String) {
     match documents::line_of(&doc.text, &error.path) {
-        Some(line) => format!("{}:{}: {error}", path.display(), doc.first_line + line),
-        None => format!("{}: {error}", path.display()),
+        Some(line) => {
+            let line = doc.first_line + line;
+            (Some(line), format!("{}:{line}: {error}", path.display()))
+        }
+        None => (None, format!("{}: {error}", path.display())),
     }
 }
 

@@ -1,5 +1,5 @@
 //! What the schemas' patterns mean, in words a user can act on, for the messages of
-//! `structural.rs`: `spec.image: must be <wording> (got "...")`.
+//! `openapi_check.rs`: `spec.image: must be <wording> (got "...")`.
 //!
 //! The schemas cannot carry this: Kubernetes refuses a keyword it does not know in a CRD's
 //! schema (no `x-message` beside a `pattern`), and a `description` is prose for `kubectl
@@ -108,7 +108,7 @@ fn matches(key: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::schema;
+    use crate::api::definition;
     use serde_json::Value;
 
     /// The schema nodes at `path` (`[]` steps into items, `*` into every property).
@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn every_path_names_a_pattern_of_a_schema() {
         for path in PATTERNS.iter().flat_map(|(_, paths)| *paths) {
-            let found: Vec<&Value> = [schema::spec_schema(), schema::input_schema()]
+            let found: Vec<&Value> = [definition::spec_schema(), definition::input_schema()]
                 .into_iter()
                 .flat_map(|root| nodes(root, path))
                 .collect();

@@ -8,23 +8,23 @@ use std::fmt;
 /// number when serialising into a `Struct`, a field of the wrong type when deserialising a
 /// [`Tree`](super::tree::Tree).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShapeError(String);
+pub struct ValueError(String);
 
-impl fmt::Display for ShapeError {
+impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for ShapeError {}
+impl std::error::Error for ValueError {}
 
-impl ser::Error for ShapeError {
+impl ser::Error for ValueError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         Self(msg.to_string())
     }
 }
 
-impl de::Error for ShapeError {
+impl de::Error for ValueError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         Self(msg.to_string())
     }

@@ -8,9 +8,9 @@
 //! for Kubernetes.
 
 use crate::{
-    api::{field_error::FieldError, wording},
+    api::{field_error::FieldError, pattern_words},
     document::{
-        schema::{Schema, Type},
+        openapi::{Schema, Type},
         tree::{Node, Tree},
     },
 };
@@ -103,7 +103,13 @@ impl Walk<'_> {
                 None if ignored.contains(&key) => {}
                 None => {
                     let known: Vec<&str> = properties.iter().map(|(k, _)| k.as_str()).collect();
-                    let message = format!("unknown field; expected one of: {}", known.join(", "));
+                    let guess = closest(key, &known)
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "unknown field{guess}; expected one of: {}",
+                        known.join(", ")
+                    );
                     self.push(&Path::Field(path, key), message);
                 }
             }
@@ -153,7 +159,7 @@ impl Walk<'_> {
                 .collect();
             format!("must be one of {} (got {s:?})", names.join(", "))
         } else if let Some(pattern) = pattern.filter(|_| !matches(s)) {
-            match wording::of_pattern(&path.shape()) {
+            match pattern_words::of_pattern(&path.shape()) {
                 Some(wording) => format!("must be {wording} (got {s:?})"),
                 None => format!("must match the pattern {} (got {s:?})", pattern.as_str()),
             }
@@ -210,6 +216,22 @@ impl fmt::Display for Path<'_> {
             Path::Item(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
+}
+
+/// How alike a misspelt field and a known one must be (Jaro-Winkler) to be offered: high enough
+/// that `colour` suggests nothing among the Input's defaults, low enough that `consumerGroup`
+/// finds `consumer` and `sise` finds `size`.
+const LIKENESS: f64 = 0.8;
+
+/// The known field a misspelt one most likely meant, if any is close.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&key, &k.to_ascii_lowercase()), *k))
+        .filter(|(likeness, _)| *likeness >= LIKENESS)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
