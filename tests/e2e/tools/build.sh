@@ -17,6 +17,34 @@ build_wrapped() { # NAME WRAPPER_DIR PACKAGE [LDFLAGS]
   (cd "$here/$dir" && go build -trimpath -ldflags "$ldflags" -o "$(tool_path "$name")" "$pkg")
 }
 
+# module_dir WRAPPER_DIR MODULE: where the module cache holds MODULE at the wrapper's version.
+module_dir() { (cd "$here/$1" && go list -m -f '{{.Dir}}' "$2"); }
+
+# The files a controller reads besides its binary come from its module, cached beside the
+# binary under tool_data's name. They are written before the binary, whose presence is what
+# says a tool is built.
+write_data() { # NAME
+  case "$1" in
+    # kwok has no default stages; the module's "fast" ones make a node Ready and run pods at once.
+    kwok)
+      local dir
+      dir="$(module_dir kwok sigs.k8s.io/kwok)/kustomize/stage"
+      for stage in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+        printf -- '---\n'
+        cat "$dir/$stage.yaml"
+      done >"$(tool_data kwok)"
+      ;;
+    keda-operator)
+      local dir
+      dir="$(module_dir keda-operator github.com/kedacore/keda/v2)/config/crd/bases"
+      for crd in "$dir"/*.yaml; do
+        printf -- '---\n'
+        cat "$crd"
+      done >"$(tool_data keda-operator)"
+      ;;
+  esac
+}
+
 build_one() {
   case "$1" in
     crossplane) build_wrapped "$1" crossplane-cli github.com/crossplane/cli/v2/cmd/crossplane ;;
@@ -28,7 +56,7 @@ build_one() {
     etcd) build_wrapped "$1" etcd . ;;
     # The version is stamped the way Kubernetes' own build does it; unstamped, the binaries
     # report v0.0.0 and clients warn about version skew.
-    kube-apiserver | kubectl | kube-controller-manager)
+    kube-apiserver | kubectl | kube-controller-manager | kube-scheduler)
       local minor=${KUBERNETES_VERSION#v1.}
       build_wrapped "$1" kubernetes "k8s.io/kubernetes/cmd/$1" \
         "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}" ;;
@@ -38,6 +66,10 @@ build_one() {
     function-patch-and-transform)
       build_wrapped "$1" function-patch-and-transform github.com/crossplane-contrib/function-patch-and-transform ;;
     actionlint) build_wrapped "$1" actionlint github.com/rhysd/actionlint/cmd/actionlint ;;
+    kwok) build_wrapped "$1" kwok sigs.k8s.io/kwok/cmd/kwok ;;
+    keda-operator) build_wrapped "$1" keda-operator github.com/kedacore/keda/v2/cmd/operator ;;
+    nack) build_wrapped "$1" nack github.com/nats-io/nack/cmd/jetstream-controller ;;
+    natscli) build_wrapped "$1" natscli github.com/nats-io/natscli/nats ;;
     *) echo "build.sh: unknown tool $1 (known: ${ALL_TOOLS[*]})" >&2; return 2 ;;
   esac
 }
@@ -49,6 +81,7 @@ for tool in "${@:-${ALL_TOOLS[@]}}"; do
     continue
   fi
   start=$SECONDS
+  write_data "$tool"
   build_one "$tool"
   printf '%-18s built in %4ds  %s\n' "$tool" $((SECONDS - start)) "$path"
 done
