@@ -5,10 +5,10 @@ answering RunFunction over mutual TLS exactly as the release binary answers it, 
 on SIGTERM. Nothing from the build tree is started.
 
 The image comes from RUNTIME_IMAGE (a tarball; CI builds it before this suite). The entrypoint
-binds Crossplane's port, 9443, so the test holds the lock every run of the control plane holds.
+binds Crossplane's port, 9443, so the control plane must not be running beside this suite (CI
+runs it in a later stage).
 """
 
-import fcntl
 import json
 import os
 import pathlib
@@ -30,8 +30,6 @@ from tooling import Process, run, tool, wait_for_port
 
 ENTRYPOINT = "/function-event-driven-service"
 CROSSPLANE_PORT = 9443
-LOCK = pathlib.Path("/tmp/control-plane.lock")
-LOCK_WAIT_SECONDS = 1800
 CALL_TIMEOUT_SECONDS = 30
 
 
@@ -94,24 +92,6 @@ def pki(tmp_path_factory):
     return pki
 
 
-@pytest.fixture
-def crossplane_port():
-    """Port 9443, held as every control-plane run holds it (bounded wait)."""
-    with LOCK.open("a") as lock:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{LOCK} held for more than {LOCK_WAIT_SECONDS}s by another run")
-                time.sleep(1)
-        try:
-            yield CROSSPLANE_PORT
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
 
 def request() -> pb2.RunFunctionRequest:
     xr = yaml.safe_load((REPO / "examples" / "xr.yaml").read_text())
@@ -142,7 +122,7 @@ def test_the_filesystem_holds_only_the_static_entrypoint(rootfs):
     assert "INTERP" not in headers, "no loader in the image: the binary must be static"
 
 
-def test_the_entrypoint_serves_mutual_tls_and_drains(rootfs, pki, crossplane_port, tmp_path):
+def test_the_entrypoint_serves_mutual_tls_and_drains(rootfs, pki, tmp_path):
     # The release binary's answer over plaintext is the reference.
     with serve() as reference:
         with grpc.insecure_channel(reference.address) as channel:
@@ -156,20 +136,20 @@ def test_the_entrypoint_serves_mutual_tls_and_drains(rootfs, pki, crossplane_por
     env = {"TLS_SERVER_CERTS_DIR": str(pki / "tls" / "server")}
     process = Process([entrypoint], log, cwd=rootfs, env=env)
     try:
-        wait_for_port(crossplane_port, process.process, log)
+        wait_for_port(CROSSPLANE_PORT, process.process, log)
         credentials = grpc.ssl_channel_credentials(
             root_certificates=(pki / "ca.crt").read_bytes(),
             private_key=(pki / "client.key").read_bytes(),
             certificate_chain=(pki / "client.crt").read_bytes(),
         )
-        with grpc.secure_channel(f"127.0.0.1:{crossplane_port}", credentials) as channel:
+        with grpc.secure_channel(f"127.0.0.1:{CROSSPLANE_PORT}", credentials) as channel:
             got = pb2_grpc.FunctionRunnerServiceStub(channel).RunFunction(request(), timeout=CALL_TIMEOUT_SECONDS)
         assert json_format.MessageToDict(got) == json_format.MessageToDict(want), log.read_text()
         assert len(got.desired.resources) == 4
 
         # Without a client certificate the handshake fails: the server requires one.
         anonymous = grpc.ssl_channel_credentials(root_certificates=(pki / "ca.crt").read_bytes())
-        with grpc.secure_channel(f"127.0.0.1:{crossplane_port}", anonymous) as channel:
+        with grpc.secure_channel(f"127.0.0.1:{CROSSPLANE_PORT}", anonymous) as channel:
             with pytest.raises(grpc.RpcError) as refused:
                 pb2_grpc.FunctionRunnerServiceStub(channel).RunFunction(request(), timeout=CALL_TIMEOUT_SECONDS)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
