@@ -16,7 +16,6 @@ import signal
 import stat
 import subprocess
 import tarfile
-import time
 
 import grpc
 import pytest
