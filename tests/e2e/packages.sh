@@ -51,7 +51,7 @@ publish_version() {
 
   sed -i "s|version: \">=v0\.[0-9.]*\"|version: \">=$version\"|" "$source/crossplane.yaml" "$source/apis/v2/crossplane.yaml"
   xpkg build "configuration $version" --package-root=. --examples-root=examples \
-    --ignore='apis/v2/*,package/*,package/*/*,tests/*,tests/*/*,tests/*/*/*,tests/*/*/*/*,.ci/*,.github/*,.github/*/*' \
+    --ignore='apis/v2/*,package/*,package/*/*,tests/*,tests/*/*,tests/*/*/*,tests/*/*/*/*,benches/*/*,.ci/*,.github/*,.github/*/*' \
     --package-file="$work/configuration-$version.xpkg"
   xpkg push "configuration $version" -f "$work/configuration-$version.xpkg" "$XPKG_REGISTRY/configuration-event-driven-service:$version"
   xpkg build "configuration v2 $version" --package-root=apis/v2 --examples-root=examples --ignore='rbac.yaml' \
