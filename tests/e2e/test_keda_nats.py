@@ -22,7 +22,7 @@ import yaml
 
 from example_files import flags_of
 from function_server import REPO, function_binary
-from tooling import Process, free_port, run, tool, wait_for_port
+from tooling import Process, run, start_listening, tool
 
 MESSAGES = 10
 ACKED = 4
@@ -41,18 +41,21 @@ class NatsServer:
     """nats-server with JetStream, its store in a temp dir, stopped by its PID."""
 
     def __init__(self, tmp_path, accounts: bool):
-        self.client, self.monitoring = free_port(), free_port()
         store = tmp_path / "jetstream"
-        args = [tool("nats-server")]
-        if accounts:
-            config = tmp_path / "nats.conf"
-            config.write_text(ACCOUNTS_CONFIG.format(client=self.client, monitoring=self.monitoring, store=store))
-            args += ["-c", config]
-        else:
-            args += ["-js", "-sd", store, "-a", "127.0.0.1", "-p", self.client, "-m", self.monitoring]
-        self.process = Process(args, tmp_path / "nats-server.log")
-        wait_for_port(self.monitoring, self.process.process, self.process.log)
-        wait_for_port(self.client, self.process.process, self.process.log)
+        log = tmp_path / "nats-server.log"
+
+        def start(ports):
+            client, monitoring = ports
+            args = [tool("nats-server")]
+            if accounts:
+                config = tmp_path / "nats.conf"
+                config.write_text(ACCOUNTS_CONFIG.format(client=client, monitoring=monitoring, store=store))
+                args += ["-c", config]
+            else:
+                args += ["-js", "-sd", store, "-a", "127.0.0.1", "-p", client, "-m", monitoring]
+            return Process(args, log)
+
+        self.process, (self.client, self.monitoring) = start_listening(start, 2, log)
 
     def jsz(self, account: str) -> dict:
         url = f"http://127.0.0.1:{self.monitoring}/jsz?acc={account}&consumers=true&config=true"

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from function_server import REPO, function_binary, serve
-from tooling import Process, free_port, run, tool, wait_for_port
+from tooling import Process, run, start_listening, tool
 
 RUN = (
     "crossplane composition render", "crossplane xpkg build", "crossplane xpkg push",
@@ -91,11 +91,12 @@ def registry(tmp_path_factory):
     work = tmp_path_factory.mktemp("registry")
     # crane's disk store writes uploads into the directory without creating it.
     (work / "disk").mkdir()
-    port = free_port()
-    server = Process([tool("crane"), "registry", "serve", "--address", f"127.0.0.1:{port}", "--disk", work / "disk"],
-                     work / "registry.log")
+    log = work / "registry.log"
+    server, (port,) = start_listening(
+        lambda ports: Process([tool("crane"), "registry", "serve", "--address", f"127.0.0.1:{ports[0]}",
+                               "--disk", work / "disk"], log),
+        1, log)
     try:
-        wait_for_port(port, server.process, server.log)
         yield f"127.0.0.1:{port}/bizmatters"
     finally:
         server.stop()

@@ -60,6 +60,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports nothing listens on now."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def wait_for_port(port: int, process: subprocess.Popen, log: pathlib.Path, seconds: float = 30):
     """Waits, bounded, until something accepts on 127.0.0.1:port; fails with the log if the
     process exits or the time runs out."""
@@ -94,3 +104,30 @@ class Process:
                 self.process.kill()
                 self.process.wait()
         self._file.close()
+
+
+def start_listening(start, count: int, log: pathlib.Path, attempts: int = 5):
+    """Starts a server on `count` fresh loopback ports and waits, bounded, until it accepts on
+    each. A port picked free can be taken by another program before the server binds it; when
+    the server reports exactly that, it is started again on new ports, up to `attempts` times.
+    `start(ports)` returns the server's Process; this returns (process, ports)."""
+    for attempt in range(attempts):
+        ports = free_ports(count)
+        server = start(ports)
+        deadline = time.monotonic() + 30
+        waiting = list(ports)
+        while waiting and time.monotonic() < deadline and server.process.poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", waiting[0])) == 0:
+                    waiting.pop(0)
+                    continue
+            time.sleep(0.1)
+        if not waiting:
+            return server, ports
+        server.stop()
+        text = log.read_text()
+        if "address already in use" in text and attempt + 1 < attempts:
+            continue
+        pytest.fail(f"{server.process.args[0]} did not listen on {ports} "
+                    f"(exit {server.process.returncode}):\n{text}")
+    raise AssertionError("unreachable")
