@@ -1,15 +1,14 @@
-//! The files generated from apis/definition.yaml and committed for packages and editors: the
-//! Crossplane v2 XRD and the JSON Schema of a claim. Each test fails while its file differs
-//! from what the XRD gives, and rewrites the file when UPDATE_GENERATED is set.
+//! The files generated from the API's Rust types and committed for packages, editors and
+//! readers: both XRDs, the function Input's CRD and the JSON Schema of a claim. Each test fails
+//! while its file differs from what the types give, and rewrites the file when
+//! UPDATE_GENERATED is set.
 
 mod upstream;
 
-use function_event_driven_service::api::definition::claim_json_schema;
+use function_event_driven_service::api::definition::{claim_json_schema, input_crd, xrd, Flavour};
+use serde_json::Value;
 use upstream::repo_path;
 
-const XRD: &str = "apis/definition.yaml";
-const XRD_V2: &str = "apis/v2/definition.yaml";
-const JSON_SCHEMA: &str = "schemas/eventdrivenservice.schema.json";
 const REFRESH: &str = "UPDATE_GENERATED=1 cargo test --test generated";
 
 /// Compares the committed `relative` with `want`, or writes it under UPDATE_GENERATED.
@@ -24,42 +23,76 @@ fn check(relative: &str, want: &str) {
         return;
     }
     panic!(
-        "{relative} is stale or missing: it is generated from {XRD}; refresh it with\n  {REFRESH}"
+        "{relative} is stale or missing: it is generated from src/api (spec.rs, input.rs, \
+         status.rs); refresh it with\n  {REFRESH}"
     );
 }
 
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(repo_path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-/// The v2 XRD: its own head (comments, name, scope, names, default Composition: everything
-/// before `versions:`), then the v1 XRD's versions, text for text, comments included.
-fn v2_xrd(v1: &str, v2: &str) -> String {
-    const VERSIONS: &str = "\n  versions:\n";
-    let at = |text: &str, file| {
-        text.find(VERSIONS)
-            .unwrap_or_else(|| panic!("{file} has no `  versions:` line"))
-    };
-    format!("{}{}", &v2[..at(v2, XRD_V2)], &v1[at(v1, XRD)..])
+/// A YAML file: a comment saying what it is and where it comes from, then the document.
+fn yaml(about: &str, document: &Value) -> String {
+    let comment: String = about
+        .lines()
+        .chain([
+            "",
+            "Generated from the Rust types in src/api (spec.rs, input.rs, status.rs), their doc",
+            "comments and attributes; do not edit. After changing them, run",
+            &format!("  {REFRESH}"),
+        ])
+        .map(|line| {
+            if line.is_empty() {
+                "#\n".to_string()
+            } else {
+                format!("# {line}\n")
+            }
+        })
+        .collect();
+    format!(
+        "{comment}{}",
+        serde_yaml::to_string(document).expect("serialisable")
+    )
 }
 
 #[test]
-fn the_v2_xrd_serves_the_v1_xrds_versions() {
-    check(XRD_V2, &v2_xrd(&read(XRD), &read(XRD_V2)));
+fn the_claim_xrd_is_the_types() {
+    let about =
+        "The EventDrivenService API with a claim (Crossplane v1 and v2): one NATS JetStream \
+                 worker\n(Deployment, Service, ServiceAccount and a KEDA ScaledObject scaling on \
+                 consumer lag),\ncomposed by the function-event-driven-service pipeline step in \
+                 composition.yaml.";
+    check("apis/definition.yaml", &yaml(about, &xrd(Flavour::Claim)));
 }
 
 #[test]
-fn the_json_schema_for_editors_is_the_xrds() {
+fn the_namespaced_xrd_is_the_types() {
+    let about =
+        "The EventDrivenService API for Crossplane v2: the same API as ../definition.yaml, \
+                 served as a\nnamespaced composite resource instead of a cluster-scoped XR with a \
+                 claim. Both define the\nCRD eventdrivenservices.platform.bizmatters.io, so a \
+                 cluster runs one or the other: this\nfile ships in its own Configuration \
+                 (crossplane.yaml in this folder).";
+    check(
+        "apis/v2/definition.yaml",
+        &yaml(about, &xrd(Flavour::Namespaced)),
+    );
+}
+
+#[test]
+fn the_input_crd_is_the_types() {
+    let about = "The schema of the function's Input: the `input` of its step in a Composition \
+                 pipeline.\nCrossplane never installs this CRD; it ships in the package so tools \
+                 can read the schema.\nEvery field is optional; each default is the function's \
+                 built-in one.";
+    check(
+        "package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml",
+        &yaml(about, &input_crd()),
+    );
+}
+
+#[test]
+fn the_json_schema_for_editors_is_the_types() {
     let schema = serde_json::to_string_pretty(&claim_json_schema()).expect("serialisable");
-    check(JSON_SCHEMA, &format!("{schema}\n"));
-}
-
-#[test]
-fn only_the_versions_of_the_v2_xrd_are_generated() {
-    let v1 = "# one\nspec:\n  group: g\n  versions:\n    - name: v1alpha1\n";
-    let v2 = "# two\nspec:\n  scope: Namespaced\n  versions:\n    - name: old\n";
-    assert_eq!(
-        v2_xrd(v1, v2),
-        "# two\nspec:\n  scope: Namespaced\n  versions:\n    - name: v1alpha1\n"
+    check(
+        "schemas/eventdrivenservice.schema.json",
+        &format!("{schema}\n"),
     );
 }

@@ -64,8 +64,8 @@ impl Schemas {
                 (*api_version, schemas)
             })
             .collect();
-        let xrd_status = definition::version_schema(&definition::xrd(), definition::VERSION)
-            .and_then(|s| s.pointer("/properties/status"))
+        let xrd_status = definition::xrd(definition::Flavour::Claim)
+            .pointer("/spec/versions/0/schema/openAPIV3Schema/properties/status")
             .cloned()
             .expect("the XRD has a status schema");
         Self {

@@ -1,34 +1,43 @@
-//! The EventDrivenService API as data: the XRD and the function's Input CRD, embedded at build
-//! time, and the JSON Schema of a claim derived from the XRD, so the function, editors and
-//! `validate` check exactly what the API server checks.
+//! The EventDrivenService API as data, generated from the Rust types: the XRDs (v1 with a
+//! claim, v2 namespaced), the function's Input CRD and the JSON Schema of a claim. The types'
+//! doc comments, serde defaults and schemars attributes are the API's only definition; the
+//! files under apis/, package/input/ and schemas/ are written from here (tests/generated.rs).
 //!
 //! The JSON Schema is the XRD's `spec` schema with these changes, and no others:
 //! - Kubernetes extensions (`x-kubernetes-*`: CEL rules, list types) are dropped; JSON Schema has
 //!   no way to state them, and the function reports the same mistakes. An int-or-string field
 //!   becomes `type: [integer, string]`.
-//! - `format` is dropped: `int32`/`int64` are OpenAPI formats JSON Schema does not define, and
-//!   the bounds they imply are spelled out as `maximum`.
+//! - `format` is dropped: `int32`/`int64` are OpenAPI formats JSON Schema does not define.
 //! - Every object with `properties` gets `additionalProperties: false`: the API server prunes an
 //!   unknown field silently, an editor should flag it as a typo.
 //!
 //! Around it come `apiVersion`, `kind` and `metadata` of a claim. Crossplane drops `metadata`
 //! from an XRD's schema, so the claim name limit lives only here and in the function.
 
-use crate::api::placement::{MAX_SCALED_OBJECT_NAME, SCALER_SUFFIX};
+use crate::api::{
+    input::Settings,
+    placement::{MAX_SCALED_OBJECT_NAME, SCALER_SUFFIX},
+    spec::Spec,
+    status::Status,
+};
+use schemars::{generate::SchemaSettings, JsonSchema};
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
-/// The XRD, as shipped in the Configuration package.
-pub const XRD_YAML: &str = include_str!("../../apis/definition.yaml");
-/// The CRD of the function Input, as shipped in the Function package.
-pub const INPUT_CRD_YAML: &str =
-    include_str!("../../package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml");
 /// `apiVersion` of a claim.
 pub const CLAIM_API_VERSION: &str = "platform.bizmatters.io/v1alpha1";
 /// `kind` of a claim.
 pub const CLAIM_KIND: &str = "EventDrivenService";
+/// The API group of the claim and the XR.
+const GROUP: &str = "platform.bizmatters.io";
 /// The XRD version whose schema claims follow.
 pub const VERSION: &str = "v1alpha1";
+/// The function Input's group, version and kind.
+pub const INPUT_GROUP: &str = "eventdrivenservice.fn.bizmatters.io";
+/// The function Input's version.
+pub const INPUT_VERSION: &str = "v1beta1";
+/// The function Input's kind.
+pub const INPUT_KIND: &str = "Input";
 /// Longest claim name: the ScaledObject `<name>-scaler` must fit KEDA's 54 characters.
 pub const MAX_CLAIM_NAME: usize = MAX_SCALED_OBJECT_NAME - SCALER_SUFFIX.len();
 /// Fields Crossplane adds to the spec of the claim and XR CRDs it generates from the XRD; the
@@ -54,60 +63,214 @@ pub const JSON_SCHEMA_DIALECT: &str = "http://json-schema.org/draft-07/schema#";
 /// A DNS-1123 label: what a namespace, and (shorter still) a claim name, must be.
 const DNS1123_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
-static XRD: LazyLock<Value> = LazyLock::new(|| {
-    // The file is compiled in; `embedded_xrd_has_a_claim_spec_schema` proves it parses.
-    serde_yaml::from_str(XRD_YAML)
-        .unwrap_or_else(|e| unreachable!("apis/definition.yaml is not valid YAML: {e}"))
-});
-
-static INPUT_CRD: LazyLock<Value> = LazyLock::new(|| {
-    // The file is compiled in; `embedded_input_crd_has_a_schema` proves it parses.
-    serde_yaml::from_str(INPUT_CRD_YAML).unwrap_or_else(|e| {
-        unreachable!(
-            "package/input/eventdrivenservice.fn.bizmatters.io_inputs.yaml is not valid YAML: {e}"
-        )
-    })
-});
-
-/// The embedded XRD, parsed.
-pub fn xrd() -> Value {
-    XRD.clone()
+/// An EventDrivenService runs a NATS JetStream consumer as a Deployment with a ServiceAccount
+/// and a ClusterIP Service on port 8080, and scales it with a KEDA ScaledObject on the
+/// consumer's pending messages.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+struct EventDrivenService {
+    /// The worker to run and how it consumes and scales.
+    spec: Option<Spec>,
+    /// What the function last observed of the worker.
+    status: Option<Status>,
 }
 
-/// The `openAPIV3Schema` of `version` in an XRD, if it has that version.
-pub fn version_schema<'a>(xrd: &'a Value, version: &str) -> Option<&'a Value> {
-    xrd.pointer("/spec/versions")?
-        .as_array()?
-        .iter()
-        .find(|v| v.get("name").and_then(Value::as_str) == Some(version))?
-        .pointer("/schema/openAPIV3Schema")
+/// Platform settings of the event-driven-service function, shared by every EventDrivenService
+/// its Composition composes. Unknown fields are refused.
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // only its schema is used
+struct Input {
+    /// Always `eventdrivenservice.fn.bizmatters.io/v1beta1`.
+    api_version: Option<String>,
+    /// Always `Input`.
+    kind: Option<String>,
+    /// Ignored; allowed because Crossplane treats the Input as a Kubernetes object.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::spec::any_object")]
+    metadata: Option<()>,
+    #[serde(flatten)]
+    settings: Settings,
 }
+
+/// The Kubernetes (structural OpenAPI v3) schema of a type.
+fn structural<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::draft07()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    to_structural(&mut schema);
+    schema
+}
+
+/// Rewrites one node of schemars' JSON Schema, and those below it, into Kubernetes' form: an
+/// `Option` is its type, not required; an enum is `enum`; a closed object is open (the API
+/// server prunes unknown fields, and structural schemas forbid `additionalProperties` beside
+/// `properties`); empty and null defaults go; descriptions are one line.
+fn to_structural(node: &mut Value) {
+    let Value::Object(map) = node else { return };
+    map.remove("$schema");
+    map.remove("title");
+    if let Some(Value::Array(types)) = map.get("type") {
+        let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if let [only] = types.as_slice() {
+            map.insert("type".into(), only.clone());
+        }
+    }
+    if let Some(Value::Array(choices)) = map.remove("anyOf") {
+        let mut choices: Vec<Value> = choices
+            .into_iter()
+            .filter(|c| *c != json!({"type": "null"}))
+            .collect();
+        match (choices.pop(), choices.is_empty()) {
+            (Some(Value::Object(only)), true) => {
+                for (key, value) in only {
+                    map.entry(key).or_insert(value);
+                }
+            }
+            (Some(last), _) => {
+                choices.push(last);
+                map.insert("anyOf".into(), Value::Array(choices));
+            }
+            (None, _) => {}
+        }
+    }
+    let variants = map.get("oneOf").and_then(Value::as_array).and_then(|one| {
+        one.iter()
+            .map(|v| v.get("const").cloned())
+            .collect::<Option<Vec<_>>>()
+    });
+    if let Some(variants) = variants {
+        map.remove("oneOf");
+        map.insert("type".into(), "string".into());
+        map.insert("enum".into(), Value::Array(variants));
+    }
+    if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+        map.remove("additionalProperties");
+    }
+    let map_like =
+        map.contains_key("additionalProperties") || map.get("type") == Some(&json!("array"));
+    match map.get("default") {
+        Some(Value::Null) => drop(map.remove("default")),
+        Some(Value::Array(a)) if a.is_empty() => drop(map.remove("default")),
+        Some(Value::Object(o)) if o.is_empty() && map_like => drop(map.remove("default")),
+        _ => {}
+    }
+    if let Some(Value::String(text)) = map.get_mut("description") {
+        *text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(to_structural);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = map.get_mut(key) {
+            to_structural(child);
+        }
+    }
+}
+
+static SPEC_SCHEMA: LazyLock<Value> = LazyLock::new(structural::<Spec>);
+static RESOURCE_SCHEMA: LazyLock<Value> = LazyLock::new(structural::<EventDrivenService>);
+static INPUT_SCHEMA: LazyLock<Value> = LazyLock::new(structural::<Input>);
 
 /// The XRD's schema of `spec`, as the API server applies it.
 pub fn spec_schema() -> &'static Value {
-    // Proven present by `embedded_xrd_has_a_claim_spec_schema`.
-    version_schema(&XRD, VERSION)
-        .and_then(|s| s.pointer("/properties/spec"))
-        .unwrap_or_else(|| unreachable!("apis/definition.yaml has no {VERSION} spec schema"))
-}
-
-/// The embedded Input CRD, parsed.
-pub fn input_crd() -> &'static Value {
-    &INPUT_CRD
+    &SPEC_SCHEMA
 }
 
 /// The Input CRD's schema of an Input.
 pub fn input_schema() -> &'static Value {
-    // Proven present by `embedded_input_crd_has_a_schema`.
-    INPUT_CRD
-        .pointer("/spec/versions/0/schema/openAPIV3Schema")
-        .unwrap_or_else(|| unreachable!("the Input CRD has no schema"))
+    &INPUT_SCHEMA
+}
+
+/// Which XRD: Crossplane v1's cluster-scoped XR with a namespaced claim, or v2's namespaced XR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// `XEventDrivenService` with the claim `EventDrivenService`.
+    Claim,
+    /// `EventDrivenService`, namespaced (Crossplane v2).
+    Namespaced,
+}
+
+/// The XRD of one flavour.
+pub fn xrd(flavour: Flavour) -> Value {
+    let version = json!({
+        "name": VERSION,
+        "served": true,
+        "referenceable": true,
+        "additionalPrinterColumns": [
+            {"name": "Image", "type": "string", "jsonPath": ".spec.image",
+             "description": "Container image of the worker.", "priority": 1},
+            {"name": "Available", "type": "integer", "jsonPath": ".status.availableReplicas",
+             "description": "Replicas of the worker that are available."},
+            {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint",
+             "description": "In-cluster address of the worker's HTTP port.", "priority": 1},
+        ],
+        "schema": {"openAPIV3Schema": &*RESOURCE_SCHEMA},
+    });
+    match flavour {
+        Flavour::Claim => json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "CompositeResourceDefinition",
+            "metadata": {"name": format!("xeventdrivenservices.{GROUP}")},
+            "spec": {
+                "group": GROUP,
+                "names": {"kind": "XEventDrivenService", "plural": "xeventdrivenservices"},
+                "claimNames": {"kind": CLAIM_KIND, "plural": "eventdrivenservices"},
+                "defaultCompositionRef": {"name": "event-driven-service"},
+                "versions": [version],
+            },
+        }),
+        // The XR, its Secrets and every composed resource share one namespace; Objects unless
+        // the XR picks the Direct Composition (spec.crossplane.compositionRef).
+        Flavour::Namespaced => json!({
+            "apiVersion": "apiextensions.crossplane.io/v2",
+            "kind": "CompositeResourceDefinition",
+            "metadata": {"name": format!("eventdrivenservices.{GROUP}")},
+            "spec": {
+                "group": GROUP,
+                "scope": "Namespaced",
+                "names": {"kind": CLAIM_KIND, "plural": "eventdrivenservices"},
+                "defaultCompositionRef": {"name": "event-driven-service-objects"},
+                "versions": [version],
+            },
+        }),
+    }
+}
+
+/// The CRD of the function Input, shipped in the Function package for tools to read.
+pub fn input_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("inputs.{INPUT_GROUP}")},
+        "spec": {
+            "group": INPUT_GROUP,
+            "names": {
+                "kind": INPUT_KIND,
+                "listKind": "InputList",
+                "plural": "inputs",
+                "singular": "input",
+                "categories": ["crossplane"],
+            },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": INPUT_VERSION,
+                "served": true,
+                "storage": true,
+                "schema": {"openAPIV3Schema": &*INPUT_SCHEMA},
+            }],
+        },
+    })
 }
 
 /// The JSON Schema (draft-07) of an EventDrivenService claim file.
 pub fn claim_json_schema() -> Value {
-    let description = version_schema(&XRD, VERSION)
-        .and_then(|s| s.get("description"))
+    let description = RESOURCE_SCHEMA
+        .get("description")
         .cloned()
         .unwrap_or(Value::Null);
     json!({
@@ -221,33 +384,6 @@ fn to_json_schema(node: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn embedded_xrd_has_a_claim_spec_schema() {
-        let xrd: Value = serde_yaml::from_str(XRD_YAML).expect("apis/definition.yaml parses");
-        let spec = version_schema(&xrd, VERSION).and_then(|s| s.pointer("/properties/spec"));
-        assert!(spec.is_some_and(Value::is_object), "no spec schema");
-        assert_eq!(
-            xrd.pointer("/spec/claimNames/kind").and_then(Value::as_str),
-            Some(CLAIM_KIND)
-        );
-        assert_eq!(
-            format!(
-                "{}/{VERSION}",
-                xrd.pointer("/spec/group")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-            ),
-            CLAIM_API_VERSION
-        );
-    }
-
-    #[test]
-    fn embedded_input_crd_has_a_schema() {
-        let crd: Value = serde_yaml::from_str(INPUT_CRD_YAML).expect("the Input CRD parses");
-        let schema = crd.pointer("/spec/versions/0/schema/openAPIV3Schema");
-        assert!(schema.is_some_and(|s| s.get("properties").is_some()));
-    }
 
     #[test]
     fn conversion_drops_kubernetes_extensions_and_closes_objects() {

@@ -13,42 +13,56 @@ use crate::{
     },
     document::{openapi::Schema, tree},
 };
-use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use std::{sync::LazyLock, time::Duration};
 
 /// What the function emits for the four resources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Output {
     /// provider-kubernetes Objects wrapping each manifest.
+    #[default]
     Objects,
     /// The Kubernetes resources themselves (Crossplane v2 only).
     Direct,
 }
 
 /// CPU and memory of one size preset.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
-    /// CPU request.
+    /// CPU request, a Kubernetes quantity such as `500m` or `2`.
+    #[schemars(regex(
+        pattern = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+    ))]
     pub cpu_request: String,
-    /// CPU limit.
+    /// CPU limit, at least the request.
+    #[schemars(regex(
+        pattern = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+    ))]
     pub cpu_limit: String,
-    /// Memory request.
+    /// Memory request, a Kubernetes quantity such as `512Mi` or `4Gi`.
+    #[schemars(regex(
+        pattern = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+    ))]
     pub memory_request: String,
-    /// Memory limit.
+    /// Memory limit, at least the request.
+    #[schemars(regex(
+        pattern = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+    ))]
     pub memory_limit: String,
 }
 
 /// The size table: what `small`, `medium` and `large` mean.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct SizeTable {
-    /// `small`.
+    /// Resources of `size: small`.
     pub small: Resources,
-    /// `medium`.
+    /// Resources of `size: medium`, the default size.
     pub medium: Resources,
-    /// `large`.
+    /// Resources of `size: large`.
     pub large: Resources,
 }
 
@@ -64,73 +78,99 @@ impl SizeTable {
 }
 
 /// The ProviderConfig the Objects use.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProviderConfigRef {
-    /// Name of the (Cluster)ProviderConfig.
+    /// Name of the ProviderConfig (or ClusterProviderConfig).
+    #[schemars(length(min = 1))]
     pub name: String,
-    /// `ProviderConfig` or `ClusterProviderConfig`; only namespaced Objects carry a kind.
+    /// Kind of the provider config. Only namespaced Objects (kubernetes.m.crossplane.io, Crossplane
+    /// v2) carry a kind; cluster-scoped Objects always name a ProviderConfig.
+    #[schemars(extend("enum" = ["ProviderConfig", "ClusterProviderConfig"]))]
     pub kind: String,
 }
 
 /// NATS settings for claims that leave them unset.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NatsDefaults {
-    /// NATS client URL.
+    /// NATS client URL handed to the worker as `NATS_URL` (schemes nats, tls, ws, wss; several
+    /// servers comma-separated).
+    #[schemars(regex(pattern = r"^(nats|tls|ws|wss)://[^\s,]+(,(nats|tls|ws|wss)://[^\s,]+)*$"))]
     pub url: String,
-    /// NATS monitoring endpoint.
+    /// `host:port` of the NATS monitoring port that KEDA polls, without a scheme; the headless
+    /// service in a clustered JetStream.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}$"))]
     pub monitoring_endpoint: String,
-    /// NATS account.
+    /// NATS account that owns the streams, by name, as KEDA's scaler matches it: `$G` on a server
+    /// without configured accounts, else the account's name.
+    #[schemars(length(min = 1))]
     pub account: String,
-    /// NATS account ID.
+    /// NATS account that owns the streams, by ID (its public key in an operator/JWT deployment);
+    /// passed to KEDA as `accountID` when set.
     #[serde(rename = "accountID")]
+    #[schemars(length(min = 1))]
     pub account_id: Option<String>,
 }
 
 /// Worker settings a claim may leave to the platform.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct WorkerDefaults {
-    /// Read-only root filesystem.
+    /// Mount the containers' root filesystem read-only.
     pub read_only_root_filesystem: bool,
-    /// Writable empty directories.
+    /// Absolute directories backed by an empty, writable volume, e.g. `/tmp`.
     #[serde(default)]
+    #[schemars(length(max = 16))]
+    #[schemars(inner(length(max = 1024), regex(pattern = r"^/")))]
     pub tmp_dirs: Vec<String>,
-    /// Spread of the pods.
+    /// Where the pods run.
+    #[schemars(extend("default" = {}))]
     pub scheduling: SchedulingDefaults,
-    /// How pods stop.
+    /// How pods stop, as a claim's `shutdown`.
     #[serde(default)]
     pub shutdown: Shutdown,
-    /// A PodDisruptionBudget for every worker.
+    /// A PodDisruptionBudget for every worker, as a claim's `disruptionBudget`; a claim's `enabled:
+    /// false` opts out.
     pub disruption_budget: Option<DisruptionBudget>,
 }
 
 /// The scheduling a claim may leave to the platform.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct SchedulingDefaults {
-    /// Spread of the pods.
+    /// Spread the pods across zones (`zone`), nodes (`host`) or not (`none`).
     pub spread: Spread,
 }
 
 /// Everything a platform team may set once per Composition.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
-    /// Objects or direct resources.
-    pub output: Output,
-    /// ProviderConfig of the Objects.
+    /// The provider-kubernetes ProviderConfig the composed Objects use to reach the cluster.
+    #[schemars(extend("default" = {}))]
     pub provider_config_ref: ProviderConfigRef,
-    /// NATS settings when the spec has none.
+    /// `Objects` wraps each Kubernetes resource in a provider-kubernetes Object; `Direct` composes
+    /// the resources themselves, which needs Crossplane v2 and RBAC for Crossplane on Deployments,
+    /// Services, ServiceAccounts and ScaledObjects.
+    pub output: Output,
+    /// NATS defaults for claims that leave these fields unset. A value set in a claim always wins.
+    #[schemars(extend("default" = {}))]
     pub nats: NatsDefaults,
-    /// What each size means.
+    /// What each size means in CPU and memory. A size listed here replaces that whole row, so all
+    /// four quantities are required; sizes not listed keep their defaults.
+    #[schemars(extend("default" = {}))]
     pub sizes: SizeTable,
-    /// What the platform sets once for every worker.
-    pub defaults: WorkerDefaults,
-    /// Response TTL; `None` keeps the server's `--ttl`.
+    /// How long Crossplane may cache the function's response, as seconds or with a unit (`90`,
+    /// `60s`, `5m`, `1h`). When unset, the function's `--ttl` flag applies (60s unless changed).
     #[serde(default, deserialize_with = "ttl")]
+    #[schemars(with = "Option<String>")]
+    #[schemars(regex(pattern = r"^[0-9]+[smh]?$"))]
     pub ttl: Option<Duration>,
+    /// What the platform sets once for every worker; a claim's own field of the same name wins
+    /// (`shutdown` field by field).
+    #[schemars(extend("default" = {}))]
+    pub defaults: WorkerDefaults,
 }
 
 /// The Input CRD's schema, compiled once.
@@ -144,19 +184,42 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 /// The fields every Kubernetes object has, which name the Input rather than set anything.
 const ENVELOPE: &[&str] = &["apiVersion", "kind", "metadata"];
 
-/// The Input CRD's defaults, read once: most Compositions set few Input fields or none, and
-/// reading the defaults from the schema on every call cost more than copying them.
-static BUILT_IN: LazyLock<Settings> = LazyLock::new(|| {
-    // `the_input_crd_compiles_and_its_defaults_make_whole_settings` proves the CRD's defaults
-    // make whole settings.
-    tree::deserialize_defaulted(&Value::Object(Map::new()), ENVELOPE, &SCHEMA)
-        .unwrap_or_else(|e| unreachable!("the Input CRD's defaults: {e}"))
-});
+fn resources(cpu: (&str, &str), memory: (&str, &str)) -> Resources {
+    Resources {
+        cpu_request: cpu.0.into(),
+        cpu_limit: cpu.1.into(),
+        memory_request: memory.0.into(),
+        memory_limit: memory.1.into(),
+    }
+}
 
-impl Default for Settings {
-    /// The built-in settings: the Input CRD's defaults.
+impl Default for SizeTable {
     fn default() -> Self {
-        BUILT_IN.clone()
+        Self {
+            small: resources(("250m", "1000m"), ("512Mi", "2Gi")),
+            medium: resources(("500m", "2000m"), ("1Gi", "4Gi")),
+            large: resources(("1000m", "4000m"), ("2Gi", "8Gi")),
+        }
+    }
+}
+
+impl Default for ProviderConfigRef {
+    fn default() -> Self {
+        Self {
+            name: "kubernetes-provider".into(),
+            kind: "ClusterProviderConfig".into(),
+        }
+    }
+}
+
+impl Default for NatsDefaults {
+    fn default() -> Self {
+        Self {
+            url: "nats://nats.nats.svc:4222".into(),
+            monitoring_endpoint: "nats-headless.nats.svc.cluster.local:8222".into(),
+            account: "$G".into(),
+            account_id: None,
+        }
     }
 }
 
@@ -188,14 +251,8 @@ impl Settings {
 /// Why `input` is not this function's Input, by its apiVersion and kind (the CRD's group,
 /// version and kind).
 fn identity_problem(input: &Value) -> Option<FieldError> {
-    let crd = definition::input_crd();
-    let text = |pointer| {
-        crd.pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    let api_version = format!("{}/{}", text("/spec/group"), text("/spec/versions/0/name"));
-    let kind = text("/spec/names/kind");
+    let api_version = format!("{}/{}", definition::INPUT_GROUP, definition::INPUT_VERSION);
+    let kind = definition::INPUT_KIND;
     let got = |key| {
         input
             .get(key)

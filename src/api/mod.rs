@@ -11,6 +11,7 @@ mod pod_rules;
 pub(crate) mod rules;
 mod scaling_rules;
 pub mod spec;
+mod status;
 
 use crate::document::{
     openapi::Schema,

@@ -10,7 +10,8 @@ use crate::api::{
 use k8s_openapi::{
     api::core::v1::{
         ConfigMapVolumeSource, EmptyDirVolumeSource, KeyToPath, Lifecycle, LifecycleHandler,
-        PodSpec, SecretVolumeSource, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+        PodSpec, SecretVolumeSource, SleepAction, Toleration, TopologySpreadConstraint, Volume,
+        VolumeMount,
     },
     apimachinery::pkg::apis::meta::v1::LabelSelector,
 };
@@ -132,7 +133,8 @@ pub fn scheduling(spec: &Spec, settings: &Settings, labels: &Labels) -> PodSpec 
     };
     PodSpec {
         node_selector: non_empty_map(&scheduling.node_selector),
-        tolerations: (!scheduling.tolerations.is_empty()).then(|| scheduling.tolerations.clone()),
+        tolerations: (!scheduling.tolerations.is_empty())
+            .then(|| scheduling.tolerations.iter().map(toleration).collect()),
         affinity: scheduling.affinity.clone(),
         priority_class_name: scheduling.priority_class_name.clone(),
         // As even as the scheduler can make it, never blocking a pod from starting.
@@ -149,5 +151,16 @@ pub fn scheduling(spec: &Spec, settings: &Settings, labels: &Labels) -> PodSpec 
             }]
         }),
         ..PodSpec::default()
+    }
+}
+
+/// A claim's toleration as Kubernetes states it.
+fn toleration(t: &crate::api::spec::Toleration) -> Toleration {
+    Toleration {
+        key: t.key.clone(),
+        operator: t.operator.clone(),
+        value: t.value.clone(),
+        effect: t.effect.clone(),
+        toleration_seconds: t.toleration_seconds,
     }
 }

@@ -4,12 +4,9 @@ use super::Labels;
 use crate::{
     api::input::Settings,
     api::placement::Placement,
-    api::spec::{Fallback, Spec},
+    api::spec::{Behavior, Fallback, Spec},
 };
-use k8s_openapi::{
-    api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -46,7 +43,7 @@ struct Advanced {
 
 #[derive(Debug, Serialize)]
 struct HorizontalPodAutoscalerConfig {
-    behavior: HorizontalPodAutoscalerBehavior,
+    behavior: Behavior,
 }
 
 #[derive(Debug, Serialize)]
