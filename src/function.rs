@@ -130,8 +130,11 @@ fn read_composite(
     xr: ObjectParts<'_, PbValue>,
     req: &RunFunctionRequest,
 ) -> Result<EventDrivenService, Vec<FieldError>> {
+    // JSON once: the spec, the metadata and the Input are read through serde.
     let input = req.input.as_ref().map(convert::struct_to_json);
-    EventDrivenService::read(xr, input.as_ref())
+    let spec = xr.spec.map(convert::value_to_json);
+    let metadata = xr.metadata.map(convert::value_to_json);
+    EventDrivenService::read(spec.as_ref(), metadata.as_ref(), input.as_ref())
 }
 
 fn observed_composite(req: &RunFunctionRequest) -> Option<ObjectParts<'_, PbValue>> {

@@ -182,8 +182,8 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
             other => other.clone(),
         }
     }
-    /// The XRD side, with the two removals applied and int-or-string spelt as JSON Schema
-    /// types.
+    /// The XRD side, with the two removals applied, an integer format's range spelt out as
+    /// bounds, and int-or-string spelt as JSON Schema types.
     fn without_extensions(node: &Value) -> Value {
         match node {
             Value::Object(map) => {
@@ -192,6 +192,15 @@ fn the_json_schema_is_the_xrd_with_the_documented_changes() {
                     .filter(|(k, _)| !k.starts_with("x-kubernetes-") && k.as_str() != "format")
                     .map(|(k, v)| (k.clone(), without_extensions(v)))
                     .collect();
+                let range = match map.get("format").and_then(Value::as_str) {
+                    Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                    Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
+                    _ => None,
+                };
+                if let Some((min, max)) = range {
+                    out.entry("minimum").or_insert(min);
+                    out.entry("maximum").or_insert(max);
+                }
                 if map.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
                     out.insert("type".into(), json!(["integer", "string"]));
                 }

@@ -186,6 +186,16 @@ pub fn input_schema() -> &'static Value {
     &INPUT_SCHEMA
 }
 
+/// The JSON Schema a spec is checked against: the spec part of a claim's.
+pub fn spec_json_schema() -> Value {
+    to_json_schema(&SPEC_SCHEMA)
+}
+
+/// The JSON Schema an Input is checked against.
+pub fn input_json_schema() -> Value {
+    to_json_schema(&INPUT_SCHEMA)
+}
+
 /// Which XRD: Crossplane v1's cluster-scoped XR with a namespaced claim, or v2's namespaced XR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -372,6 +382,16 @@ fn to_json_schema(node: &Value) -> Value {
             if map.contains_key("properties") && !map.contains_key("additionalProperties") {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
+            // The range a Kubernetes integer format implies, where the schema states none.
+            let range = match map.get("format").and_then(Value::as_str) {
+                Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+                Some("int64") => Some((i64::MIN, i64::MAX)),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                out.entry("minimum").or_insert(min.into());
+                out.entry("maximum").or_insert(max.into());
+            }
             if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
                 out.insert("type".into(), serde_json::json!(["integer", "string"]));
             }
@@ -404,7 +424,7 @@ mod tests {
             json!({
                 "type": "object",
                 "properties": {
-                    "n": {"type": "integer", "maximum": 3},
+                    "n": {"type": "integer", "minimum": i32::MIN, "maximum": 3},
                     "l": {
                         "type": "array",
                         "items": {

@@ -4,19 +4,16 @@ pub mod definition;
 pub(crate) mod field_error;
 mod go_duration;
 pub mod input;
-mod openapi_check;
 mod pattern_words;
 pub(crate) mod placement;
 mod pod_rules;
 pub(crate) mod rules;
 mod scaling_rules;
+mod settings;
 pub mod spec;
 mod status;
+mod structure;
 
-use crate::document::{
-    openapi::Schema,
-    tree::{self, ObjectParts, Tree},
-};
 pub use field_error::FieldError;
 use input::{Output, Settings};
 pub use placement::{Placement, Scope};
@@ -25,13 +22,10 @@ pub use rules::RESERVED_ENV;
 use serde_json::Value;
 use spec::Spec;
 use std::sync::LazyLock;
+use structure::Structure;
 
-/// The XRD's spec schema, compiled once.
-static SPEC_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    // The XRD is compiled in; `the_xrd_compiles` proves this cannot fail.
-    Schema::compile(definition::spec_schema())
-        .unwrap_or_else(|e| unreachable!("the XRD's spec schema: {e}"))
-});
+/// The spec's schema, compiled once.
+static SPEC: LazyLock<Structure> = LazyLock::new(|| Structure::new(definition::spec_json_schema()));
 
 /// Everything composing one EventDrivenService needs, read from its XR and the function Input.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,18 +39,17 @@ pub struct EventDrivenService {
 }
 
 impl EventDrivenService {
-    /// Reads the Input, the spec and the placement of an XR, collecting every mistake in all
-    /// three, sorted by path. The server and the offline CLI both decide validity here.
-    pub fn read<N: Tree>(
-        xr: ObjectParts<'_, N>,
+    /// Reads the Input, the spec and the placement (from the metadata) of an XR, collecting
+    /// every mistake in all three, sorted by path. The server and the offline CLI both decide
+    /// validity here.
+    pub fn read(
+        spec: Option<&Value>,
+        metadata: Option<&Value>,
         input: Option<&Value>,
     ) -> Result<Self, Vec<FieldError>> {
         let settings = Settings::from_input(input);
-        let spec = match xr.spec {
-            Some(spec) => parse_spec(spec),
-            None => Err(vec![FieldError::new("spec", "required")]),
-        };
-        let placement = Placement::from_metadata(xr.metadata);
+        let spec = parse_spec(spec.unwrap_or(&Value::Null));
+        let placement = Placement::from_metadata(metadata);
         let mut errors: Vec<FieldError> = match (settings, spec, placement) {
             (Ok(settings), Ok(spec), Ok(placement)) => {
                 let errors: Vec<_> = output_problem(&settings, &placement)
@@ -84,23 +77,40 @@ impl EventDrivenService {
     }
 }
 
-/// Checks a spec against the XRD and the rules, returning every offending field at once,
-/// and reads it with the XRD's defaults.
-pub fn parse_spec<N: Tree>(spec: &N) -> Result<Spec, Vec<FieldError>> {
-    if spec.is_null() {
-        return Err(vec![FieldError::new("spec", "required")]);
+/// Checks a spec against its schema and the rules, returning every offending field at once,
+/// and reads it with its defaults.
+pub fn parse_spec(spec: &Value) -> Result<Spec, Vec<FieldError>> {
+    let mut document = match spec {
+        Value::Null => return Err(vec![FieldError::new("spec", "required")]),
+        Value::Object(fields) => {
+            let mut fields = structure::without_nulls(fields);
+            for ignored in definition::CROSSPLANE_SPEC_FIELDS {
+                fields.remove(*ignored);
+            }
+            Value::Object(fields)
+        }
+        other => other.clone(),
+    };
+    // An Affinity is any object to the schema and a Kubernetes type to serde: it is checked
+    // against that type here, and one that is wrong is told once and left out of the rest.
+    let affinity = document
+        .pointer("/scheduling/affinity")
+        .and_then(|a| pod_rules::affinity_problem(a, "spec.scheduling.affinity"));
+    if affinity.is_some() {
+        if let Some(scheduling) = document
+            .get_mut("scheduling")
+            .and_then(Value::as_object_mut)
+        {
+            scheduling.remove("affinity");
+        }
     }
-    let ignored = definition::CROSSPLANE_SPEC_FIELDS;
-    let mut errors = openapi_check::check(&SPEC_SCHEMA, spec, "spec", ignored);
-    errors.extend(rules::check(spec, &errors));
-    errors.extend(pod_rules::check(spec, &errors));
-    errors.extend(scaling_rules::check(spec, &errors));
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    tree::deserialize_defaulted(spec, ignored, &SPEC_SCHEMA)
-        // The XRD accepted it, so only a field the XRD has and these types lack gets here.
-        .map_err(|e| vec![FieldError::new("spec", e.to_string())])
+    let read = structure::read(&SPEC, &document, "spec", |spec: &Spec| {
+        let mut errors = rules::check(spec);
+        errors.extend(pod_rules::check(spec));
+        errors.extend(scaling_rules::check(spec));
+        errors
+    });
+    structure::also(read, affinity)
 }
 
 /// Direct output composes namespaced kinds, which only a namespaced (Crossplane v2) XR may own.
@@ -179,14 +189,4 @@ fn platform_conflicts(spec: &Spec, settings: &Settings) -> Vec<FieldError> {
         ));
     }
     errors
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_xrd_compiles() {
-        assert!(Schema::compile(definition::spec_schema()).is_ok());
-    }
 }

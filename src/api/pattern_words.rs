@@ -1,5 +1,5 @@
 //! What the schemas' patterns mean, in words a user can act on, for the messages of
-//! `openapi_check.rs`: `spec.image: must be <wording> (got "...")`.
+//! `structure.rs`: `spec.image: must be <wording> (got "...")`.
 //!
 //! The schemas cannot carry this: Kubernetes refuses a keyword it does not know in a CRD's
 //! schema (no `x-message` beside a `pattern`), and a `description` is prose for `kubectl

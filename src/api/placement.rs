@@ -1,6 +1,7 @@
 //! Where the composed resources go: their name and namespace, read from the observed XR.
 
-use crate::{api::field_error::FieldError, document::tree::Tree};
+use crate::api::field_error::FieldError;
+use serde_json::Value;
 
 /// Label Crossplane sets on a claim's XR to the claim's name.
 pub const CLAIM_NAME_LABEL: &str = "crossplane.io/claim-name";
@@ -32,14 +33,14 @@ pub const MAX_SCALED_OBJECT_NAME: usize = 54;
 /// Suffix of the ScaledObject's name.
 pub const SCALER_SUFFIX: &str = "-scaler";
 
-fn text<N: Tree>(v: Option<&N>) -> Option<&str> {
-    v.and_then(Tree::as_str).filter(|s| !s.is_empty())
+fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 impl Placement {
     /// Reads the placement from the observed XR's metadata, or says which field is missing
     /// or wrong.
-    pub fn from_metadata<N: Tree>(metadata: Option<&N>) -> Result<Self, Vec<FieldError>> {
+    pub fn from_metadata(metadata: Option<&Value>) -> Result<Self, Vec<FieldError>> {
         let labels = metadata.and_then(|m| m.get("labels"));
         let claim_name = text(labels.and_then(|l| l.get(CLAIM_NAME_LABEL)));
         let claim_namespace = text(labels.and_then(|l| l.get(CLAIM_NAMESPACE_LABEL)));

@@ -1,20 +1,18 @@
 //! The rules of the pod fields that their schema cannot state: mount paths that must not
 //! overlap, probes with one handler, Kubernetes label and annotation keys, tolerations,
-//! affinity, and the disruption budget's counts. Like `rules.rs`, they read the spec as it is
-//! and leave out the fields the structural check already refused.
+//! affinity, and the disruption budget's counts. Plain functions over the typed spec (the
+//! Affinity also over the document, to find the fields Kubernetes' type would drop).
 
-use crate::{
-    api::{
-        field_error::FieldError,
-        rules::{items, unrefused},
-    },
-    document::tree::{self, Node, Tree},
+use crate::api::{
+    field_error::FieldError,
+    input::WorkerDefaults,
+    spec::{DisruptionBudget, ProbeSpec, Shutdown, Spec, Toleration},
 };
-use k8s_openapi::api::core::v1::Affinity;
+use k8s_openapi::{api::core::v1::Affinity, apimachinery::pkg::util::intstr::IntOrString};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 /// A label value, or the name part of a key.
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -36,66 +34,72 @@ pub const OWNED_LABELS: [&str; 4] = [
     "app.kubernetes.io/version",
 ];
 
-/// Every broken rule of the pod fields of `spec`, leaving out the paths in `wrong`.
-pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
+/// Every broken rule of the pod fields of `spec`.
+pub fn check(spec: &Spec) -> Vec<FieldError> {
     let mut errors = Vec::new();
-
     let mut mounts = Vec::new();
-    for (i, file) in items(spec.get("files")).iter().enumerate() {
+    for (i, file) in spec.files.iter().enumerate() {
         let path = format!("spec.files[{i}]");
-        if file.get("secret").is_some() == file.get("configMap").is_some() {
+        if file.secret.is_some() == file.config_map.is_some() {
             errors.push(FieldError::new(
                 path.as_str(),
                 "set exactly one of `secret` or `configMap`",
             ));
         }
-        if let Some(dir) = file.get("mountPath").and_then(Tree::as_str) {
-            mounts.push((dir.to_string(), format!("{path}.mountPath")));
-        }
-        for (j, item) in items(file.get("items")).iter().enumerate() {
-            let at = format!("{path}.items[{j}].path");
-            let relative = item.get("path").and_then(Tree::as_str).unwrap_or_default();
-            if unrefused(wrong, &at) && relative.split('/').any(|part| part == "..") {
-                errors.push(FieldError::new(at, "must not contain a `..` segment"));
+        mounts.push((file.mount_path.clone(), format!("{path}.mountPath")));
+        for (j, item) in file.items.iter().enumerate() {
+            if item.path.split('/').any(|part| part == "..") {
+                errors.push(FieldError::new(
+                    format!("{path}.items[{j}].path"),
+                    "must not contain a `..` segment",
+                ));
             }
         }
     }
-    for (i, dir) in items(spec.get("tmpDirs")).iter().enumerate() {
-        if let Some(dir) = dir.as_str() {
-            mounts.push((dir.to_string(), format!("spec.tmpDirs[{i}]")));
-        }
+    for (i, dir) in spec.tmp_dirs.iter().flatten().enumerate() {
+        mounts.push((dir.clone(), format!("spec.tmpDirs[{i}]")));
     }
-    mounts.retain(|(_, path)| unrefused(wrong, path));
     errors.extend(overlapping_mounts(&mounts));
 
-    for kind in ["liveness", "readiness", "startup"] {
-        if let Some(probe) = spec.get("probes").and_then(|p| p.get(kind)) {
+    let probes = &spec.probes;
+    for (kind, probe) in [
+        ("liveness", &probes.liveness),
+        ("readiness", &probes.readiness),
+        ("startup", &probes.startup),
+    ] {
+        if let Some(probe) = probe {
             errors.extend(probe_problem(probe, &format!("spec.probes.{kind}")));
         }
     }
 
-    let keyed = [
-        ("podLabels", true),
-        ("podAnnotations", false),
-        ("scheduling.nodeSelector", true),
-        ("serviceAccount.annotations", false),
+    let keyed: [(&str, &BTreeMap<String, String>, bool); 4] = [
+        ("podLabels", &spec.pod_labels, true),
+        ("podAnnotations", &spec.pod_annotations, false),
+        (
+            "scheduling.nodeSelector",
+            &spec.scheduling.node_selector,
+            true,
+        ),
+        (
+            "serviceAccount.annotations",
+            &spec.service_account.annotations,
+            false,
+        ),
     ];
-    for (field, label) in keyed {
-        let map = field.split('.').try_fold(spec, |node, key| node.get(key));
-        for (key, value) in map.map(Tree::entries).into_iter().flatten() {
+    for (field, map, label) in keyed {
+        for (key, value) in map {
             // Spelt out only for a mistake: most entries have none.
             let path = || format!("spec.{field}.{key}");
             if let Some(problem) = key_problem(key) {
                 errors.push(FieldError::new(path(), problem));
             }
-            let value = value.as_str().unwrap_or_default();
-            if label && !value.is_empty() && !NAME.is_match(value) && unrefused(wrong, &path()) {
+            if label && !value.is_empty() && !NAME.is_match(value) {
                 errors.push(FieldError::new(
                     path(),
                     format!("must be a label value (at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; got {value:?})"),
                 ));
             }
-            if field == "podLabels" && OWNED_LABELS.contains(&key) {
+            if field == "podLabels" && OWNED_LABELS.contains(&key.as_str()) {
                 errors.push(FieldError::new(
                     path(),
                     "is set by the function on every pod",
@@ -104,54 +108,44 @@ pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
         }
     }
 
-    let scheduling = spec.get("scheduling");
-    for (i, toleration) in items(scheduling.and_then(|s| s.get("tolerations")))
-        .iter()
-        .enumerate()
-    {
+    for (i, toleration) in spec.scheduling.tolerations.iter().enumerate() {
         errors.extend(toleration_problem(
             toleration,
             &format!("spec.scheduling.tolerations[{i}]"),
         ));
     }
-    if let Some(affinity) = scheduling.and_then(|s| s.get("affinity")) {
-        errors.extend(affinity_problem(affinity, "spec.scheduling.affinity"));
+    if let Some(budget) = &spec.disruption_budget {
+        errors.extend(budget_problems(budget, "spec.disruptionBudget"));
     }
-    if let Some(budget) = spec.get("disruptionBudget") {
-        errors.extend(budget_problems(budget, "spec.disruptionBudget", wrong));
-    }
-    if let Some(shutdown) = spec.get("shutdown") {
-        errors.extend(shutdown_problem(shutdown, "spec.shutdown"));
-    }
+    errors.extend(shutdown_problem(&spec.shutdown, "spec.shutdown"));
     errors
 }
 
 /// Every broken rule of the worker defaults in the function Input, at `input.defaults.*`.
-pub fn defaults_problems<N: Tree>(defaults: &N, wrong: &[FieldError]) -> Vec<FieldError> {
+pub fn defaults_problems(defaults: &WorkerDefaults) -> Vec<FieldError> {
     let at = "input.defaults";
-    let mounts: Vec<_> = items(defaults.get("tmpDirs"))
+    let mounts: Vec<_> = defaults
+        .tmp_dirs
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| Some((d.as_str()?.to_string(), format!("{at}.tmpDirs[{i}]"))))
-        .filter(|(_, path)| unrefused(wrong, path))
+        .map(|(i, d)| (d.clone(), format!("{at}.tmpDirs[{i}]")))
         .collect();
     let mut errors = overlapping_mounts(&mounts);
-    if let Some(budget) = defaults.get("disruptionBudget") {
-        errors.extend(budget_problems(
-            budget,
-            &format!("{at}.disruptionBudget"),
-            wrong,
-        ));
+    if let Some(budget) = &defaults.disruption_budget {
+        errors.extend(budget_problems(budget, &format!("{at}.disruptionBudget")));
     }
-    if let Some(shutdown) = defaults.get("shutdown") {
-        errors.extend(shutdown_problem(shutdown, &format!("{at}.shutdown")));
-    }
+    errors.extend(shutdown_problem(
+        &defaults.shutdown,
+        &format!("{at}.shutdown"),
+    ));
     errors
 }
 
-/// Mount paths that are the same as, or inside, another one.
+/// Mount paths that are the same as, or inside, another one. An empty path (the placeholder
+/// of one the schema refused) takes no part.
 pub fn overlapping_mounts(mounts: &[(String, String)]) -> Vec<FieldError> {
     let trimmed = |dir: &str| dir.trim_end_matches('/').to_string() + "/";
+    let mounts: Vec<_> = mounts.iter().filter(|(dir, _)| !dir.is_empty()).collect();
     let mut errors = Vec::new();
     for (i, (dir, path)) in mounts.iter().enumerate() {
         let this = trimmed(dir);
@@ -168,13 +162,21 @@ pub fn overlapping_mounts(mounts: &[(String, String)]) -> Vec<FieldError> {
     errors
 }
 
-fn probe_problem<N: Tree>(probe: &N, path: &str) -> Option<FieldError> {
-    let handlers = ["httpGet", "tcpSocket", "exec", "grpc"];
-    let set = handlers.iter().filter(|h| probe.get(h).is_some()).count();
-    let disabled = probe
-        .get("enabled")
-        .is_some_and(|v| matches!(v.node(), Node::Bool(false)));
-    if disabled && probe.entries().count() > 1 {
+fn probe_problem(probe: &ProbeSpec, path: &str) -> Option<FieldError> {
+    let handlers = [
+        probe.http_get.is_some(),
+        probe.tcp_socket.is_some(),
+        probe.exec.is_some(),
+        probe.grpc.is_some(),
+    ];
+    let set = handlers.into_iter().filter(|set| *set).count();
+    if probe.enabled == Some(false)
+        && *probe
+            != (ProbeSpec {
+                enabled: Some(false),
+                ..ProbeSpec::default()
+            })
+    {
         return Some(FieldError::new(
             path,
             "`enabled: false` turns the probe off; remove its other fields",
@@ -204,16 +206,16 @@ fn key_problem(key: &str) -> Option<String> {
     })
 }
 
-fn toleration_problem<N: Tree>(toleration: &N, path: &str) -> Option<FieldError> {
-    let text = |k| toleration.get(k).and_then(Tree::as_str).unwrap_or_default();
-    let exists = text("operator") == "Exists";
-    if exists && !text("value").is_empty() {
+fn toleration_problem(toleration: &Toleration, path: &str) -> Option<FieldError> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let exists = toleration.operator.as_deref() == Some("Exists");
+    if exists && !text(&toleration.value).is_empty() {
         return Some(FieldError::new(
             format!("{path}.value"),
             "must be empty when `operator` is Exists",
         ));
     }
-    (text("key").is_empty() && !exists).then(|| {
+    (text(&toleration.key).is_empty() && !exists).then(|| {
         FieldError::new(
             format!("{path}.operator"),
             "must be Exists when `key` is empty (a toleration of every taint)",
@@ -221,29 +223,19 @@ fn toleration_problem<N: Tree>(toleration: &N, path: &str) -> Option<FieldError>
     })
 }
 
-/// A Kubernetes Affinity that does not read as one, or carries a field it does not have.
-fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
-    // Read straight from the document: Kubernetes' type skips null fields as it skips absent
-    // ones, so a document it reads gives the same Affinity as a JSON copy of it would.
-    let lost = match tree::deserialize::<_, Affinity>(affinity, &[]) {
-        Ok(typed) => first_unknown(affinity, &to_json(typed)),
-        // A mistake (or a NaN, which JSON holds as null): read it again through a JSON copy,
-        // so that the verdict is the copy's and the message is in serde_json's words (`null`,
-        // its floats), as it always was. Only a broken affinity pays for the copy.
-        Err(_) => {
-            let given: Value = tree::deserialize(affinity, &[]).ok()?;
-            match Affinity::deserialize(&given) {
-                Ok(typed) => first_unknown(&given, &to_json(typed)),
-                Err(e) => {
-                    return Some(FieldError::new(
-                        path,
-                        format!("must be a Kubernetes Affinity ({e})"),
-                    ))
-                }
-            }
+/// A Kubernetes Affinity, as the document gives it, that does not read as one or carries a
+/// field Kubernetes' type does not have (and would drop).
+pub fn affinity_problem(affinity: &Value, path: &str) -> Option<FieldError> {
+    let typed = match Affinity::deserialize(affinity) {
+        Ok(typed) => serde_json::to_value(typed).unwrap_or(Value::Null),
+        Err(e) => {
+            return Some(FieldError::new(
+                path,
+                format!("must be a Kubernetes Affinity ({e})"),
+            ))
         }
     };
-    let mut lost = lost?;
+    let mut lost = first_unknown(affinity, &typed)?;
     lost.reverse();
     Some(FieldError::new(
         path.to_string() + &lost.concat(),
@@ -251,15 +243,11 @@ fn affinity_problem<N: Tree>(affinity: &N, path: &str) -> Option<FieldError> {
     ))
 }
 
-fn to_json(affinity: Affinity) -> Value {
-    serde_json::to_value(affinity).unwrap_or(Value::Null)
-}
-
 /// Where the first field of `given` that `read` lost sits below them, as path segments
 /// (`.key`, `[i]`) from the innermost out; spelt out only for a field that was lost.
-fn first_unknown<N: Tree>(given: &N, read: &Value) -> Option<Vec<String>> {
-    match (given.node(), read) {
-        (Node::Object, Value::Object(read)) => given.entries().find_map(|(key, value)| {
+fn first_unknown(given: &Value, read: &Value) -> Option<Vec<String>> {
+    match (given, read) {
+        (Value::Object(given), Value::Object(read)) => given.iter().find_map(|(key, value)| {
             let mut below = match read.get(key) {
                 None if !value.is_null() => Vec::new(),
                 None => return None,
@@ -268,7 +256,7 @@ fn first_unknown<N: Tree>(given: &N, read: &Value) -> Option<Vec<String>> {
             below.push(format!(".{key}"));
             Some(below)
         }),
-        (Node::List(given), Value::Array(read)) => {
+        (Value::Array(given), Value::Array(read)) => {
             given.iter().zip(read).enumerate().find_map(|(i, (g, r))| {
                 let mut below = first_unknown(g, r)?;
                 below.push(format!("[{i}]"));
@@ -280,29 +268,29 @@ fn first_unknown<N: Tree>(given: &N, read: &Value) -> Option<Vec<String>> {
 }
 
 /// Both counts set, or a percentage that is not one.
-fn budget_problems<N: Tree>(budget: &N, path: &str, wrong: &[FieldError]) -> Vec<FieldError> {
+fn budget_problems(budget: &DisruptionBudget, path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if budget.get("maxUnavailable").is_some() && budget.get("minAvailable").is_some() {
+    if budget.max_unavailable.is_some() && budget.min_available.is_some() {
         errors.push(FieldError::new(
             path,
             "set `maxUnavailable` or `minAvailable`, not both",
         ));
     }
-    for key in ["maxUnavailable", "minAvailable"] {
-        let at = format!("{path}.{key}");
-        let Some(value) = budget.get(key).filter(|_| unrefused(wrong, &at)) else {
-            continue;
-        };
-        let valid = match value.as_str() {
-            Some(text) => text
+    for (key, value) in [
+        ("maxUnavailable", &budget.max_unavailable),
+        ("minAvailable", &budget.min_available),
+    ] {
+        let valid = match value {
+            None => true,
+            Some(IntOrString::String(text)) => text
                 .strip_suffix('%')
                 .and_then(|n| n.parse::<u8>().ok())
                 .is_some_and(|n| n <= 100),
-            None => value.as_i64().is_some_and(|n| n >= 0),
+            Some(IntOrString::Int(n)) => *n >= 0,
         };
         if !valid {
             errors.push(FieldError::new(
-                at,
+                format!("{path}.{key}"),
                 "must be a count of pods (0 or more) or a percentage like 25%",
             ));
         }
@@ -311,9 +299,9 @@ fn budget_problems<N: Tree>(budget: &N, path: &str, wrong: &[FieldError]) -> Vec
 }
 
 /// The preStop sleep must end before the grace period does.
-fn shutdown_problem<N: Tree>(shutdown: &N, path: &str) -> Option<FieldError> {
-    let grace = shutdown.get("gracePeriodSeconds").and_then(Tree::as_i64)?;
-    let sleep = shutdown.get("preStopSleepSeconds").and_then(Tree::as_i64)?;
+fn shutdown_problem(shutdown: &Shutdown, path: &str) -> Option<FieldError> {
+    let grace = shutdown.grace_period_seconds?;
+    let sleep = shutdown.pre_stop_sleep_seconds?;
     (sleep >= grace).then(|| {
         FieldError::new(
             format!("{path}.preStopSleepSeconds"),
@@ -354,38 +342,5 @@ mod tests {
             wrong_shape.is_some_and(|e| e.path == "spec.scheduling.affinity"
                 && e.message.starts_with("must be a Kubernetes Affinity ("))
         );
-    }
-
-    /// The server reads protobuf values; a broken affinity is still described in serde_json's
-    /// words, the ones users have always read: `null` (not serde's "unit value") and its floats.
-    #[test]
-    fn a_broken_affinity_reads_in_serde_json_words_from_a_request() {
-        let terms = |term: Value| {
-            json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
-                {"nodeSelectorTerms": [term]}}})
-        };
-        let weighted = |weight: Value| {
-            json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution":
-                [{"weight": weight, "preference": {}}]}})
-        };
-        for affinity in [
-            Value::Null,
-            terms(Value::Null),
-            weighted(json!(1.5)),
-            weighted(json!(1e20)),
-            weighted(json!("heavy")),
-        ] {
-            let from_json = Affinity::deserialize(&affinity).unwrap_err();
-            let request = crate::document::convert::json_to_value(&affinity);
-            let got = affinity_problem(&request, "spec.scheduling.affinity");
-            assert_eq!(
-                got,
-                Some(FieldError::new(
-                    "spec.scheduling.affinity",
-                    format!("must be a Kubernetes Affinity ({from_json})")
-                )),
-                "{affinity}"
-            );
-        }
     }
 }

@@ -1,53 +1,34 @@
 //! The rules of the scaling and consumer fields that their schema cannot state: replica counts
 //! against each other, durations NATS would refuse or misread, and filter subjects that
-//! overlap. Like `rules.rs`, they read the spec as it is and leave out the fields the
-//! structural check already refused.
+//! overlap. Plain functions over the typed spec.
 
-use crate::{
-    api::{
-        definition,
-        field_error::FieldError,
-        go_duration,
-        rules::{checked, items},
-    },
-    document::tree::Tree,
+use crate::api::{
+    field_error::FieldError,
+    go_duration,
+    spec::{DurableConsumer, Scaling, Spec},
 };
 use std::time::Duration;
 
-/// Every broken rule of the scaling and consumer fields of `spec`, leaving out the paths in
-/// `wrong`.
-pub fn check<N: Tree>(spec: &N, wrong: &[FieldError]) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if let Some(scaling) = spec.get("scaling") {
-        replicas(scaling, wrong, &mut errors);
-    }
-    if let Some(consumer) = spec.get("nats").and_then(|n| n.get("durableConsumer")) {
-        durable_consumer(consumer, wrong, &mut errors);
+/// Every broken rule of the scaling and consumer fields of `spec`.
+pub fn check(spec: &Spec) -> Vec<FieldError> {
+    let mut errors = replicas(&spec.scaling);
+    if let Some(consumer) = &spec.nats.durable_consumer {
+        errors.extend(durable_consumer(consumer));
     }
     errors
 }
 
-/// `minReplicas <= maxReplicas`, and the fallback and paused counts between them; a count
-/// left out has the XRD's default.
-fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldError>) {
-    let count = |key: &str| match scaling.get(key).filter(|v| !v.is_null()) {
-        Some(v) => checked(Some(v), &format!("spec.scaling.{key}"), wrong).and_then(Tree::as_i64),
-        None => definition::spec_schema()
-            .pointer(&format!("/properties/scaling/properties/{key}/default"))
-            .and_then(serde_json::Value::as_i64),
-    };
-    let (Some(min), Some(max)) = (count("minReplicas"), count("maxReplicas")) else {
-        return;
-    };
+/// `minReplicas <= maxReplicas`, and the fallback and paused counts between them.
+fn replicas(scaling: &Scaling) -> Vec<FieldError> {
+    let (min, max) = (scaling.min_replicas, scaling.max_replicas);
     if min > max {
-        errors.push(FieldError::new(
+        return vec![FieldError::new(
             "spec.scaling.minReplicas",
             format!("must not exceed spec.scaling.maxReplicas ({min} > {max})"),
-        ));
-        return;
+        )];
     }
-    let within = |path: &str, value: Option<&N>, why: &str| {
-        let n = checked(value, path, wrong)?.as_i64()?;
+    let within = |path: &str, count: Option<i32>, why: &str| {
+        let n = count?;
         (n < min || n > max).then(|| {
             FieldError::new(
                 path,
@@ -55,47 +36,46 @@ fn replicas<N: Tree>(scaling: &N, wrong: &[FieldError], errors: &mut Vec<FieldEr
             )
         })
     };
-    errors.extend(within(
-        "spec.scaling.fallback.replicas",
-        scaling.get("fallback").and_then(|f| f.get("replicas")),
-        "the HorizontalPodAutoscaler keeps the count within them, so the fallback would not be what it says",
-    ));
-    errors.extend(within(
-        "spec.scaling.pausedReplicas",
-        scaling.get("pausedReplicas"),
-        "KEDA would hold the worker outside the bounds the claim sets",
-    ));
+    [
+        within(
+            "spec.scaling.fallback.replicas",
+            scaling.fallback.as_ref().map(|f| f.replicas),
+            "the HorizontalPodAutoscaler keeps the count within them, so the fallback would not be what it says",
+        ),
+        within(
+            "spec.scaling.pausedReplicas",
+            scaling.paused_replicas,
+            "KEDA would hold the worker outside the bounds the claim sets",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Durations NATS would refuse or read otherwise than meant, the backoff against
 /// `maxDeliver`, and overlapping filters.
-fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Vec<FieldError>) {
+fn durable_consumer(consumer: &DurableConsumer) -> Vec<FieldError> {
     let at = "spec.nats.durableConsumer";
-    let duration = |value: Option<&N>, path: &str| -> Option<Duration> {
-        go_duration::parse(checked(value, path, wrong)?.as_str()?).ok()
-    };
-    let ack_wait_path = format!("{at}.ackWait");
-    if duration(consumer.get("ackWait"), &ack_wait_path) == Some(Duration::ZERO) {
+    let mut errors = Vec::new();
+    if go_duration::parse(&consumer.ack_wait).ok() == Some(Duration::ZERO) {
         errors.push(FieldError::new(
-            ack_wait_path,
+            format!("{at}.ackWait"),
             "must be longer than zero: NATS would replace it with its default of 30s",
         ));
     }
-    let max_deliver_path = format!("{at}.maxDeliver");
-    let max_deliver =
-        checked(consumer.get("maxDeliver"), &max_deliver_path, wrong).and_then(Tree::as_i64);
-    if max_deliver == Some(0) {
+    if consumer.max_deliver == Some(0) {
         errors.push(FieldError::new(
-            max_deliver_path.as_str(),
+            format!("{at}.maxDeliver"),
             "must be -1 (no limit) or at least 1",
         ));
     }
-    let backoff = items(consumer.get("backoff"));
+    let backoff = &consumer.backoff;
     // The longest step so far and its index: each one must wait at least as long.
     let mut longest: Option<(Duration, usize)> = None;
     for (i, step) in backoff.iter().enumerate() {
         let path = format!("{at}.backoff[{i}]");
-        let Some(wait) = duration(Some(step), &path) else {
+        let Ok(wait) = go_duration::parse(step) else {
             continue;
         };
         if wait.is_zero() {
@@ -106,15 +86,14 @@ fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Ve
             Some((before, j)) if wait < before => errors.push(FieldError::new(
                 path,
                 format!(
-                    "must not be shorter than backoff[{j}] ({} < {}): each redelivery waits at least as long as the one before",
-                    step.as_str().unwrap_or_default(),
-                    backoff[j].as_str().unwrap_or_default(),
+                    "must not be shorter than backoff[{j}] ({step} < {}): each redelivery waits at least as long as the one before",
+                    backoff[j],
                 ),
             )),
             _ => longest = Some((wait, i)),
         }
     }
-    if let Some(limit) = max_deliver.filter(|m| *m > 0) {
+    if let Some(limit) = consumer.max_deliver.filter(|m| *m > 0) {
         if backoff.len() as i64 > limit {
             errors.push(FieldError::new(
                 format!("{at}.backoff"),
@@ -126,29 +105,23 @@ fn durable_consumer<N: Tree>(consumer: &N, wrong: &[FieldError], errors: &mut Ve
             ));
         }
     }
-    let filters = items(consumer.get("filterSubjects"));
+    let filters = &consumer.filter_subjects;
     for (i, subject) in filters.iter().enumerate() {
-        let path = format!("{at}.filterSubjects[{i}]");
-        let Some(subject) = checked(Some(subject), &path, wrong).and_then(Tree::as_str) else {
-            continue;
-        };
-        let earlier = filters[..i].iter().enumerate().find(|(j, other)| {
-            checked(Some(*other), &format!("{at}.filterSubjects[{j}]"), wrong)
-                .and_then(Tree::as_str)
-                .is_some_and(|other| subjects_overlap(subject, other))
-        });
+        let earlier = filters[..i]
+            .iter()
+            .enumerate()
+            .find(|(_, other)| subjects_overlap(subject, other));
         if let Some((j, other)) = earlier {
             errors.push(FieldError::new(
-                path,
+                format!("{at}.filterSubjects[{i}]"),
                 format!(
-                    "overlaps filterSubjects[{j}] ({subject:?} and {:?}): NATS refuses filters that match the same subject",
-                    other.as_str().unwrap_or_default()
+                    "overlaps filterSubjects[{j}] ({subject:?} and {other:?}): NATS refuses filters that match the same subject"
                 ),
             ));
         }
     }
+    errors
 }
-
 /// Whether some subject matches both filters, wildcards included.
 fn subjects_overlap(a: &str, b: &str) -> bool {
     let (mut a, mut b) = (a.split('.'), b.split('.'));

@@ -689,19 +689,24 @@ pub struct Fallback {
 impl Spec {
     /// Secrets mounted whole, in order: the five slots, then `secretRefs` with `envFrom: true`.
     pub fn env_from_secrets(&self) -> impl Iterator<Item = &str> {
-        let slots = [
-            &self.secret1_name,
-            &self.secret2_name,
-            &self.secret3_name,
-            &self.secret4_name,
-            &self.secret5_name,
-        ];
+        let slots = self.secret_slots();
         let refs = self
             .secret_refs
             .iter()
             .filter(|r| r.env_from == Some(true))
             .map(|r| r.name.as_str());
         slots.into_iter().filter_map(|s| s.as_deref()).chain(refs)
+    }
+
+    /// The five legacy secret slots, in slot order.
+    pub fn secret_slots(&self) -> [&Option<String>; 5] {
+        [
+            &self.secret1_name,
+            &self.secret2_name,
+            &self.secret3_name,
+            &self.secret4_name,
+            &self.secret5_name,
+        ]
     }
 
     /// The image tag, when the image has one.

@@ -1,6 +1,5 @@
 //! Documents as the function reads and writes them: JSON and protobuf `Struct`s.
 
 pub mod convert;
-pub mod openapi;
 pub mod tree;
 pub mod value_error;
