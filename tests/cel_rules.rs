@@ -216,7 +216,7 @@ fn compiled_cel_rules() -> Vec<(String, cel::Program)> {
     cel_rules(definition::spec_schema(), "", &mut found);
     assert_eq!(
         found.len(),
-        14,
+        15,
         "a CEL rule was added or removed: probe it in xrd_cel_rules_compile_and_agree_with_the_parser"
     );
     found
@@ -328,6 +328,14 @@ fn xrd_cel_rules_compile_and_agree_with_the_parser() {
                 "/configMapRefs/1/env",
                 json!([{"configMapKey": "k", "envName": "NATS_STREAM_NAME"}]),
             ),
+        ),
+        (
+            "an idle count at minReplicas",
+            with("/scaling", json!({"minReplicas": 0, "idleReplicas": 0})),
+        ),
+        (
+            "an idle count below minReplicas",
+            with("/scaling", json!({"minReplicas": 2, "idleReplicas": 0})),
         ),
         (
             "a file from a Secret and a ConfigMap at once",

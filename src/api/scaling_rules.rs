@@ -27,6 +27,18 @@ fn replicas(scaling: &Scaling) -> Vec<FieldError> {
             format!("must not exceed spec.scaling.maxReplicas ({min} > {max})"),
         )];
     }
+    let idle = scaling
+        .idle_replicas
+        .filter(|idle| *idle >= min)
+        .map(|idle| {
+            FieldError::new(
+                "spec.scaling.idleReplicas",
+                format!(
+                "must be below spec.scaling.minReplicas ({idle} >= {min}): KEDA would never scale \
+                 the worker below minReplicas; raise minReplicas or remove idleReplicas"
+            ),
+            )
+        });
     let within = |path: &str, count: Option<i32>, why: &str| {
         let n = count?;
         (n < min || n > max).then(|| {
@@ -37,6 +49,7 @@ fn replicas(scaling: &Scaling) -> Vec<FieldError> {
         })
     };
     [
+        idle,
         within(
             "spec.scaling.fallback.replicas",
             scaling.fallback.as_ref().map(|f| f.replicas),

@@ -629,7 +629,7 @@ pub struct InitContainer {
 /// KEDA scaling settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas", "message": "minReplicas must not exceed maxReplicas"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas", "message": "minReplicas must not exceed maxReplicas"}, {"rule": "!has(self.idleReplicas) || self.idleReplicas < self.minReplicas", "message": "idleReplicas must be below minReplicas"}]))]
 pub struct Scaling {
     /// Fewest replicas; 0 lets KEDA scale the worker to zero when idle.
     #[schemars(range(min = 0, max = 2147483647))]
@@ -644,6 +644,11 @@ pub struct Scaling {
     /// default (0) applies.
     #[schemars(range(min = 0))]
     pub activation_lag_threshold: Option<i64>,
+    /// Replicas while the consumer has no pending messages above the activation threshold:
+    /// the worker sleeps at this count and wakes straight to `minReplicas`. Only 0 works (a
+    /// limit of the HorizontalPodAutoscaler), and only below `minReplicas`.
+    #[schemars(range(min = 0, max = 0))]
+    pub idle_replicas: Option<i32>,
     /// Seconds between KEDA's checks of the consumer.
     #[schemars(range(min = 1, max = 2147483647))]
     pub polling_interval: i32,
@@ -825,6 +830,7 @@ impl Default for Scaling {
             max_replicas: 10,
             lag_threshold: 5,
             activation_lag_threshold: None,
+            idle_replicas: None,
             polling_interval: 5,
             cooldown_period: 300,
             fallback: None,

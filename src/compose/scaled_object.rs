@@ -26,6 +26,8 @@ struct ScaledObjectSpec {
     scale_target_ref: ScaleTargetRef,
     polling_interval: i32,
     cooldown_period: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_replica_count: Option<i32>,
     min_replica_count: i32,
     max_replica_count: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +115,7 @@ pub fn build(
             },
             polling_interval: scaling.polling_interval,
             cooldown_period: scaling.cooldown_period,
+            idle_replica_count: scaling.idle_replicas,
             min_replica_count: scaling.min_replicas,
             max_replica_count: scaling.max_replicas,
             fallback: scaling.fallback.clone(),
