@@ -128,8 +128,9 @@ fn emit<T: Serialize>(
 
 /// Serialises a typed resource. Our types hold only string-keyed maps, so this cannot fail.
 fn to_struct<T: Serialize>(resource: &T) -> Struct {
-    convert::to_struct(resource)
-        .unwrap_or_else(|e| unreachable!("composed resources always serialise: {e}"))
+    let json = serde_json::to_value(resource)
+        .unwrap_or_else(|e| unreachable!("composed resources always serialise: {e}"));
+    convert::json_to_struct(&json)
 }
 
 /// Name, namespace and labels of one composed resource.

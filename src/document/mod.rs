@@ -2,4 +2,3 @@
 
 pub mod convert;
 pub mod tree;
-pub mod value_error;

@@ -5,7 +5,7 @@
 //! [`Tree`], so the server reads them where they are in the request instead of converting
 //! each into JSON first. The spec and the Input are read through serde (`api`).
 
-use super::value_error::whole;
+use super::convert::whole;
 use prost_types::{value::Kind, Struct, Value as PbValue};
 use serde_json::Value;
 
