@@ -94,8 +94,18 @@ pub fn run(
     };
     rsp.requirements = config.requirements;
 
+    // The scale-up storm guard: KEDA 2.18 reads a consumer that does not exist as the stream's
+    // whole backlog and scales to maxReplicas, so while the consumer the claim declares is not
+    // Ready, KEDA is held where the worker is (at minReplicas before the first scale). A claim
+    // that pauses scaling itself needs no guard: its own pause wins.
+    let consumer_ready = report.ready.get(compose::CONSUMER) == Some(&Ready::True);
+    let hold = (consumer && !consumer_ready && !spec.scaling.paused).then(|| {
+        observed::current_replicas(&observed, settings.output)
+            .unwrap_or(i64::from(spec.scaling.min_replicas))
+    });
+
     let desired = rsp.desired.get_or_insert_with(State::default);
-    for (key, resource) in compose::compose(&spec, &settings, &placement, hash) {
+    for (key, resource) in compose::compose(&spec, &settings, &placement, hash, hold) {
         let entry = desired.resources.entry(key.to_string()).or_default();
         entry.resource = Some(resource);
         // Connection details stay as they were, and so does a readiness an earlier step set.
@@ -106,7 +116,7 @@ pub fn run(
         }
     }
     set_status(desired, report.status);
-    let (advice, warnings) = warnings::advise(&spec, &settings, &config.missing, xr.status);
+    let (advice, warnings) = warnings::advise(&spec, &settings, &config.missing, hold, xr.status);
     rsp.conditions = report.conditions;
     rsp.conditions.extend(advice);
     rsp.conditions

@@ -291,6 +291,15 @@ fn desired_replicas<N: Tree>(deployment: &ObjectParts<'_, N>) -> i64 {
         .unwrap_or(1)
 }
 
+/// The replicas the live Deployment wants, as KEDA last set them; `None` before it exists.
+pub fn current_replicas<N: Tree>(
+    observed: &BTreeMap<&str, ObjectParts<'_, N>>,
+    output: Output,
+) -> Option<i64> {
+    let live = live_object(observed.get(DEPLOYMENT)?, output)?;
+    live.spec.is_some().then(|| desired_replicas(&live))
+}
+
 /// The config hash the live Deployment's pods carry, kept while the current one cannot be
 /// computed so that pods restart only when the data really changed.
 pub fn config_hash<'a, N: Tree>(

@@ -19,20 +19,25 @@ pub const GRACE_BELOW_ACK_WAIT: &str = "GraceBelowAckWait";
 pub const CONSUMER_NOT_DECLARED: &str = "ConsumerNotDeclared";
 /// A Secret or ConfigMap a rollout follows does not exist.
 pub const CONFIG_MISSING: &str = "ConfigMissing";
+/// KEDA is held until the declared durable consumer is Ready (the scale-up storm guard).
+pub const SCALING_HELD: &str = "ScalingHeld";
 
-/// One situation: its condition type, the reason while it lasts, and its message when it does.
+/// One situation: its condition type, the reason while it lasts, its message when it does,
+/// and how its event is told.
 struct Situation {
     kind: &'static str,
     reason: &'static str,
     now: Option<String>,
+    severity: Severity,
 }
 
 /// The conditions and events of every situation; `missing` names the referenced objects
-/// Crossplane found absent.
+/// Crossplane found absent, `hold` the replicas KEDA is held at while the consumer is not Ready.
 pub fn advise<N: Tree>(
     spec: &Spec,
     settings: &Settings,
     missing: &[String],
+    hold: Option<i64>,
     xr_status: Option<&N>,
 ) -> (Vec<Condition>, Vec<PbResult>) {
     let situations = [
@@ -40,16 +45,19 @@ pub fn advise<N: Tree>(
             kind: LAG_BELOW_ACK_PENDING,
             reason: "InFlightCountsAsLag",
             now: lag_below_ack_pending(spec),
+            severity: Severity::Warning,
         },
         Situation {
             kind: GRACE_BELOW_ACK_WAIT,
             reason: "ShutdownBeforeAckWait",
             now: grace_below_ack_wait(spec, settings),
+            severity: Severity::Warning,
         },
         Situation {
             kind: CONSUMER_NOT_DECLARED,
             reason: "ScaleFromZeroWithoutConsumer",
             now: consumer_not_declared(spec),
+            severity: Severity::Warning,
         },
         Situation {
             kind: CONFIG_MISSING,
@@ -61,16 +69,30 @@ pub fn advise<N: Tree>(
                     missing.join(", ")
                 )
             }),
+            severity: Severity::Warning,
+        },
+        Situation {
+            kind: SCALING_HELD,
+            reason: "ConsumerNotReady",
+            now: hold.map(|replicas| scaling_held(spec, replicas)),
+            // Every new worker passes through it until NACK has created its consumer.
+            severity: Severity::Normal,
         },
     ];
     let mut conditions = Vec::new();
     let mut events = Vec::new();
-    for Situation { kind, reason, now } in situations {
+    for Situation {
+        kind,
+        reason,
+        now,
+        severity,
+    } in situations
+    {
         // One Warning when the situation begins, none while it lasts.
         let begins = || condition_status(xr_status, kind) != Some(Status::ConditionTrue);
         if let Some(message) = now.as_ref().filter(|_| begins()) {
             events.push(PbResult {
-                severity: Severity::Warning.into(),
+                severity: severity.into(),
                 message: message.clone(),
                 reason: Some(kind.to_string()),
                 target: Some(Target::CompositeAndClaim.into()),
@@ -134,4 +156,16 @@ fn consumer_not_declared(spec: &Spec) -> Option<String> {
             spec.nats.consumer
         )
     })
+}
+
+fn scaling_held(spec: &Spec, replicas: i64) -> String {
+    format!(
+        "KEDA is held at {replicas} replica{} until the durable consumer {:?} is Ready: KEDA \
+         reads a consumer that does not exist yet as the stream's whole backlog and would scale \
+         the worker to maxReplicas ({}); scaling resumes on its own once NACK reports the \
+         consumer Ready",
+        if replicas == 1 { "" } else { "s" },
+        spec.nats.consumer,
+        spec.scaling.max_replicas
+    )
 }

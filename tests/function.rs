@@ -879,6 +879,44 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "storm_guard_holds_at_the_live_count_direct",
+            reason: "Direct: the declared Consumer is not Ready yet and KEDA had scaled the worker to 3: KEDA is held at 3 (paused-replicas), ScalingHeld True with one Normal event",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({"ackWait": "30s", "maxAckPending": 5.0});
+                let mut req = with_observed(
+                    request(namespaced_xr(spec)),
+                    &[
+                        ("deployment", scaled_deployment(3, 3, 3, 1, 1)),
+                        ("consumer", nack_consumer("False", 1, 1)),
+                    ],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
+            name: "storm_guard_lifted_direct",
+            reason: "Direct: NACK reports the Consumer Ready: the ScaledObject loses the pause annotations, ScalingHeld turns False, no event",
+            req: {
+                let mut spec = minimal_spec();
+                spec["nats"]["durableConsumer"] = json!({"ackWait": "30s", "maxAckPending": 5.0});
+                let mut xr = namespaced_xr(spec);
+                xr["status"] = json!({"conditions": [
+                    {"type": "ScalingHeld", "status": "True", "reason": "ConsumerNotReady"},
+                ]});
+                let mut req = with_observed(
+                    request(xr),
+                    &[
+                        ("deployment", scaled_deployment(3, 3, 3, 1, 1)),
+                        ("consumer", nack_consumer("True", 1, 1)),
+                    ],
+                );
+                req.input = input(json!({"output": "Direct"}));
+                req
+            },
+        },
+        Case {
             name: "rollout_in_progress_direct",
             reason: "Direct: a new template not yet observed by the Deployment controller is not ready",
             req: {

@@ -58,15 +58,14 @@ pub const HTTP_PORT_NAME: &str = "http";
 
 /// Composes the desired resources, keyed by their composition resource name.
 ///
-/// Each typed resource is serialised once, straight into the `Struct` the response carries.
-///
 /// `config_hash` goes on the pod template, so that a changed Secret or ConfigMap rolls the
-/// pods.
+/// pods; `scaler_hold` pauses KEDA at that many replicas (the scale-up storm guard).
 pub fn compose(
     spec: &Spec,
     settings: &Settings,
     placement: &Placement,
     config_hash: Option<&str>,
+    scaler_hold: Option<i64>,
 ) -> Vec<(&'static str, Struct)> {
     let labels = Labels::new(&placement.name, spec.image_tag());
     let at = |key: &'static str, resource: Struct| (key, resource);
@@ -94,7 +93,7 @@ pub fn compose(
         let service = service::build(spec, placement, &labels);
         composed.push(at(SERVICE, emit(SERVICE, &service, settings, placement)));
     }
-    let scaler = scaled_object::build(spec, settings, placement, &labels);
+    let scaler = scaled_object::build(spec, settings, placement, &labels, scaler_hold);
     composed.push(at(
         SCALED_OBJECT,
         emit(SCALED_OBJECT, &scaler, settings, placement),

@@ -61,12 +61,14 @@ struct Trigger {
     metadata: BTreeMap<&'static str, String>,
 }
 
-/// Builds the ScaledObject `<name>-scaler` targeting the Deployment.
+/// Builds the ScaledObject `<name>-scaler` targeting the Deployment; `hold` pauses KEDA at
+/// that count (see [`pause`]).
 pub fn build(
     spec: &Spec,
     settings: &Settings,
     placement: &Placement,
     labels: &Labels,
+    hold: Option<i64>,
 ) -> ScaledObject {
     let nats = &spec.nats;
     let scaling = &spec.scaling;
@@ -104,7 +106,7 @@ pub fn build(
         metadata.insert("useHttps", https.to_string());
     }
     let mut object_metadata = super::metadata(&placement.scaler_name(), placement, labels);
-    object_metadata.annotations = pause(spec);
+    object_metadata.annotations = pause(spec, hold);
     ScaledObject {
         api_version: "keda.sh/v1alpha1",
         kind: "ScaledObject",
@@ -133,13 +135,17 @@ pub fn build(
 /// KEDA's pause annotations, set together: `paused` stops scaling where the worker is, and
 /// with `paused-replicas` KEDA first scales to that count. KEDA pauses on `paused-replicas`
 /// alone too, so it is only ever set beside `paused: "true"`, and neither when not paused.
-fn pause(spec: &Spec) -> Option<BTreeMap<String, String>> {
+/// The claim's own pause wins; otherwise `hold` (the scale-up storm guard) pauses KEDA at
+/// that count.
+fn pause(spec: &Spec, hold: Option<i64>) -> Option<BTreeMap<String, String>> {
     let scaling = &spec.scaling;
-    if !scaling.paused {
-        return None;
-    }
+    let replicas = match (scaling.paused, hold) {
+        (true, _) => scaling.paused_replicas.map(i64::from),
+        (false, Some(count)) => Some(count),
+        (false, None) => return None,
+    };
     let mut annotations = BTreeMap::from([(PAUSED.to_string(), "true".to_string())]);
-    if let Some(replicas) = scaling.paused_replicas {
+    if let Some(replicas) = replicas {
         annotations.insert(PAUSED_REPLICAS.to_string(), replicas.to_string());
     }
     Some(annotations)
