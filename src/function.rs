@@ -144,7 +144,7 @@ fn read_composite(
     let input = req.input.as_ref().map(convert::struct_to_json);
     let spec = xr.spec.map(convert::value_to_json);
     let metadata = xr.metadata.map(convert::value_to_json);
-    EventDrivenService::read(spec.as_ref(), metadata.as_ref(), input.as_ref())
+    EventDrivenService::read(spec, metadata.as_ref(), input.as_ref())
 }
 
 fn observed_composite(req: &RunFunctionRequest) -> Option<ObjectParts<'_, PbValue>> {

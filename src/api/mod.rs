@@ -43,12 +43,12 @@ impl EventDrivenService {
     /// every mistake in all three, sorted by path. The server and the offline CLI both decide
     /// validity here.
     pub fn read(
-        spec: Option<&Value>,
+        spec: Option<Value>,
         metadata: Option<&Value>,
         input: Option<&Value>,
     ) -> Result<Self, Vec<FieldError>> {
         let settings = Settings::from_input(input);
-        let spec = parse_spec(spec.unwrap_or(&Value::Null));
+        let spec = read_spec(spec.unwrap_or(Value::Null));
         let placement = Placement::from_metadata(metadata);
         let mut errors: Vec<FieldError> = match (settings, spec, placement) {
             (Ok(settings), Ok(spec), Ok(placement)) => {
@@ -80,17 +80,21 @@ impl EventDrivenService {
 /// Checks a spec against its schema and the rules, returning every offending field at once,
 /// and reads it with its defaults.
 pub fn parse_spec(spec: &Value) -> Result<Spec, Vec<FieldError>> {
-    let mut document = match spec {
+    read_spec(spec.clone())
+}
+
+/// [`parse_spec`] on a spec the caller hands over, pruned in place.
+fn read_spec(mut document: Value) -> Result<Spec, Vec<FieldError>> {
+    match &mut document {
         Value::Null => return Err(vec![FieldError::new("spec", "required")]),
         Value::Object(fields) => {
-            let mut fields = structure::without_nulls(fields);
+            structure::prune_nulls(fields);
             for ignored in definition::CROSSPLANE_SPEC_FIELDS {
                 fields.remove(*ignored);
             }
-            Value::Object(fields)
         }
-        other => other.clone(),
-    };
+        _ => {}
+    }
     // An Affinity is any object to the schema and a Kubernetes type to serde: it is checked
     // against that type here, and one that is wrong is told once and left out of the rest.
     let affinity = document

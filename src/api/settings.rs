@@ -22,10 +22,10 @@ impl Settings {
         let Some(input) = input else {
             return Ok(Self::default());
         };
-        let document = match input {
-            Value::Object(fields) => Value::Object(structure::without_nulls(fields)),
-            other => other.clone(),
-        };
+        let mut document = input.clone();
+        if let Value::Object(fields) = &mut document {
+            structure::prune_nulls(fields);
+        }
         let read = structure::read(&INPUT, &document, "input", |settings: &Settings| {
             let mut errors = requests_within_limits(&settings.sizes);
             errors.extend(pod_rules::defaults_problems(&settings.defaults));

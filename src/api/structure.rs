@@ -402,23 +402,20 @@ fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
-/// A copy of an object's fields without the null ones, at every depth: Kubernetes counts a
-/// null field as absent, and so does the function. Items of a list are kept as they are.
-pub fn without_nulls(map: &Map<String, Value>) -> Map<String, Value> {
-    map.iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), pruned(v)))
-        .collect()
+/// Removes an object's null fields, at every depth: Kubernetes counts a null field as absent,
+/// and so does the function. Items of a list are kept, their own fields pruned.
+pub fn prune_nulls(map: &mut Map<String, Value>) {
+    map.retain(|_, v| !v.is_null());
+    map.values_mut().for_each(prune);
 }
 
-fn pruned(value: &Value) -> Value {
+fn prune(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(without_nulls(map)),
-        Value::Array(items) => Value::Array(items.iter().map(pruned).collect()),
-        other => other.clone(),
+        Value::Object(map) => prune_nulls(map),
+        Value::Array(items) => items.iter_mut().for_each(prune),
+        _ => {}
     }
 }
-
 #[cfg(test)]
 mod tests {
     use crate::api::definition;

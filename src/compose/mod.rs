@@ -25,7 +25,7 @@ use crate::{
     document::convert,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use prost_types::Struct;
+use prost_types::{value::Kind, Struct};
 use serde::Serialize;
 
 /// Key of the ServiceAccount.
@@ -129,7 +129,10 @@ fn emit<T: Serialize>(
 fn to_struct<T: Serialize>(resource: &T) -> Struct {
     let json = serde_json::to_value(resource)
         .unwrap_or_else(|e| unreachable!("composed resources always serialise: {e}"));
-    convert::json_to_struct(&json)
+    match convert::json_into_value(json).kind {
+        Some(Kind::StructValue(resource)) => resource,
+        _ => Struct::default(),
+    }
 }
 
 /// Name, namespace and labels of one composed resource.

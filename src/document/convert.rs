@@ -46,28 +46,14 @@ pub fn number_to_json(n: f64) -> Value {
 
 /// Converts a JSON value into a protobuf `Value`.
 pub fn json_to_value(v: &Value) -> PbValue {
-    let kind = match v {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        // Integers above 2^53 lose precision as doubles, as they do in Crossplane itself.
-        #[allow(clippy::cast_precision_loss)]
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(a) => Kind::ListValue(ListValue {
-            values: a.iter().map(json_to_value).collect(),
-        }),
-        Value::Object(m) => Kind::StructValue(map_to_struct(m)),
-    };
-    PbValue { kind: Some(kind) }
+    json_into_value(v.clone())
 }
 
 /// Converts a JSON map into a protobuf `Struct`.
 pub fn map_to_struct(m: &Map<String, Value>) -> Struct {
-    Struct {
-        fields: m
-            .iter()
-            .map(|(k, v)| (k.clone(), json_to_value(v)))
-            .collect(),
+    match json_into_value(Value::Object(m.clone())).kind {
+        Some(Kind::StructValue(s)) => s,
+        _ => Struct::default(),
     }
 }
 
@@ -91,6 +77,28 @@ pub fn merge_into(target: &mut Struct, key: &str, fields: &Map<String, Value>) {
             );
         }
     }
+}
+
+/// Turns a JSON value it is handed into a protobuf `Value`, moving its strings and keys.
+pub fn json_into_value(v: Value) -> PbValue {
+    let kind = match v {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(b),
+        // Integers above 2^53 lose precision as doubles, as they do in Crossplane itself.
+        #[allow(clippy::cast_precision_loss)]
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s),
+        Value::Array(a) => Kind::ListValue(ListValue {
+            values: a.into_iter().map(json_into_value).collect(),
+        }),
+        Value::Object(m) => Kind::StructValue(Struct {
+            fields: m
+                .into_iter()
+                .map(|(k, v)| (k, json_into_value(v)))
+                .collect(),
+        }),
+    };
+    PbValue { kind: Some(kind) }
 }
 
 /// Converts a JSON value into a protobuf `Struct`; anything but an object becomes an empty one.
