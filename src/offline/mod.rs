@@ -1,6 +1,6 @@
 //! The offline subcommands: render, validate and schema, on files and with no cluster.
 
-mod documents;
+pub mod documents;
 pub mod render;
 
 use crate::api::field_error::FieldError;

@@ -1,0 +1,201 @@
+//! `doctor`: the ScaledObject a claim composes, checked against the NATS servers KEDA will
+//! ask. It replays KEDA's nats-jetstream query on every node and says whether KEDA will read
+//! the right lag, and what to change when it will not.
+
+mod jsz;
+mod monitoring;
+mod nodes;
+mod report;
+mod scaler;
+mod trigger;
+mod verdicts;
+
+use crate::offline::{documents::one_document, render};
+use clap::{Args, ValueEnum};
+use monitoring::Monitoring;
+use report::Report;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+use trigger::Target;
+
+/// Exit code when KEDA will not read the right numbers.
+pub const EXIT_PROBLEMS: u8 = 1;
+/// Exit code when doctor cannot check: an unreadable or invalid claim or Input.
+pub const EXIT_CANNOT_CHECK: u8 = 2;
+
+/// Arguments of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A claim (kind EventDrivenService) or XR (kind XEventDrivenService).
+    pub file: PathBuf,
+    /// The function Input (kind Input) the platform renders with.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Treat a `kind: EventDrivenService` document as a Crossplane v2 namespaced XR.
+    #[arg(long)]
+    pub namespaced: bool,
+    /// Monitoring endpoint (host:port) to ask instead of the trigger's; several: the nodes of
+    /// a cluster (else they are found through the server's routes).
+    #[arg(long = "monitoring", value_name = "HOST:PORT")]
+    pub monitoring: Vec<String>,
+    /// Seconds each request may take.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// How doctor prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A short table.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Runs `doctor`.
+pub fn run(args: &DoctorArgs) -> ExitCode {
+    let target = match read_target(args) {
+        Ok(target) => target,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_CANNOT_CHECK);
+        }
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        eprintln!("error: --timeout must be a positive number of seconds");
+        return ExitCode::from(EXIT_CANNOT_CHECK);
+    }
+    let endpoints = match endpoints(&args.monitoring, &target) {
+        Ok(endpoints) => endpoints,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_CANNOT_CHECK);
+        }
+    };
+    let http = Monitoring::new(Duration::from_secs_f64(args.timeout));
+    let report = examine(&target, &endpoints, &http);
+    let text = match args.output {
+        Output::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Output::Table => report.table(),
+    };
+    print!("{text}");
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
+    }
+}
+
+fn read_target(args: &DoctorArgs) -> Result<Target, String> {
+    let document = one_document(&args.file, "claim or XR")?;
+    let input = args
+        .input
+        .as_deref()
+        .map(|p| one_document(p, "Input"))
+        .transpose()?;
+    let rendered = render::render_as(&document, input.as_ref(), &[], &[], args.namespaced)
+        .map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            format!(
+                "{}: cannot render:\n{}",
+                args.file.display(),
+                lines.join("\n")
+            )
+        })?;
+    trigger::read(&rendered.resources).map_err(|e| format!("{}: {e}", args.file.display()))
+}
+
+/// The endpoints to ask, as host:port: those given (a scheme, if any, must agree with
+/// useHttps, which is what KEDA goes by), else the trigger's.
+fn endpoints(given: &[String], target: &Target) -> Result<Vec<String>, String> {
+    if given.is_empty() {
+        return Ok(vec![target.endpoint.clone()]);
+    }
+    given
+        .iter()
+        .map(|url| {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let rest = rest.trim_end_matches('/');
+            if !scheme.is_empty() && scheme != target.scheme() {
+                return Err(format!(
+                    "--monitoring {url}: KEDA asks over {} (useHttps is {}); give host:port",
+                    target.scheme(),
+                    target.use_https
+                ));
+            }
+            if rest.is_empty() || rest.contains('/') {
+                return Err(format!("--monitoring {url}: expected host:port"));
+            }
+            Ok(rest.to_string())
+        })
+        .collect()
+}
+
+/// Asks the endpoints and judges the answers.
+fn examine(target: &Target, endpoints: &[String], http: &Monitoring) -> Report {
+    let endpoint = &endpoints[0];
+    let first = http.get_json::<jsz::Jsz>(&target.jsz_url(endpoint));
+    let reading = scaler::replay(target, endpoint, http);
+    let (accounts, nodes) = if first.is_ok() {
+        (
+            http.get_json::<jsz::Jsz>(&format!(
+                "{}://{endpoint}/jsz?accounts=true&streams=true&consumers=true",
+                target.scheme()
+            )),
+            nodes::survey(target, endpoints, http),
+        )
+    } else {
+        (Err(String::new()), Vec::new())
+    };
+    let (problems, advice) = verdicts::judge(&verdicts::Answers {
+        target,
+        first: &first,
+        accounts: &accounts,
+        nodes: &nodes,
+        reading: &reading,
+    });
+    let account = first
+        .as_ref()
+        .ok()
+        .and_then(|j| jsz::keda_account(j, &target.account, &target.account_id));
+    // The leader's view of the stream and consumer, else the first answer's.
+    let leader = nodes::consumer_leader(&nodes).map(str::to_string);
+    let stream = account.and_then(|a| a.stream(&target.stream));
+    let consumer = stream.and_then(|s| s.consumer(&target.consumer));
+    let config = consumer.map(|c| &c.config);
+    Report {
+        ok: problems.is_empty(),
+        endpoint: endpoint.clone(),
+        account: target.account.clone(),
+        account_id: target.account_id.clone(),
+        account_found: account.is_some(),
+        accounts: accounts
+            .as_ref()
+            .map(|j| j.account_details.iter().map(|a| a.name.clone()).collect())
+            .unwrap_or_default(),
+        stream: target.stream.clone(),
+        stream_found: stream.is_some(),
+        stream_leader: nodes
+            .iter()
+            .find_map(|n| n.stream_leader.clone())
+            .or_else(|| stream.and_then(|s| s.cluster.as_ref()?.leader.clone())),
+        consumer: target.consumer.clone(),
+        consumer_found: consumer.is_some(),
+        consumer_leader: leader,
+        delivery: config.map(|c| if c.is_push() { "push" } else { "pull" }),
+        filter_subjects: config.map(|c| c.filters()).unwrap_or_default(),
+        ack_wait_seconds: config.and_then(|c| c.ack_wait).map(|ns| ns as f64 / 1e9),
+        max_ack_pending: config.and_then(|c| c.max_ack_pending),
+        lag_threshold: target.lag_threshold,
+        activation_lag_threshold: target.activation_lag_threshold,
+        desired_replicas: scaler::desired_replicas(target, &reading),
+        keda: reading,
+        min_replicas: target.min_replicas,
+        max_replicas: target.max_replicas,
+        nodes,
+        problems,
+        advice,
+    }
+}

@@ -1,0 +1,300 @@
+//! What is wrong, and what to change, judged from the answers of the monitoring endpoints:
+//! each problem is something that keeps KEDA from reading the right lag (doctor exits 1);
+//! each piece of advice is something that reads right but scales badly.
+
+use super::{
+    jsz::{Account, Consumer, Jsz, Stream},
+    nodes::{consumer_leader, Node},
+    scaler::Reading,
+    trigger::Target,
+};
+use crate::warnings::{grace_advice, lag_threshold_advice};
+use serde::Serialize;
+use std::time::Duration;
+
+/// One finding: a stable code for scripts, what is the case, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A stable name: `AccountNotFound`, `ConsumerNotFound`, `PushConsumer`, ...
+    pub code: &'static str,
+    /// What is the case.
+    pub message: String,
+    /// What to change.
+    pub fix: String,
+}
+
+/// Everything the endpoints answered.
+pub struct Answers<'a> {
+    /// The trigger, as rendered.
+    pub target: &'a Target,
+    /// KEDA's first query at the endpoint.
+    pub first: &'a Result<Jsz, String>,
+    /// Every account with JetStream and its streams (`/jsz?accounts=true&streams=true`).
+    pub accounts: &'a Result<Jsz, String>,
+    /// The nodes.
+    pub nodes: &'a [Node],
+    /// What KEDA reads.
+    pub reading: &'a Reading,
+}
+
+/// The problems and the advice.
+pub fn judge(answers: &Answers) -> (Vec<Finding>, Vec<Finding>) {
+    let mut problems = Vec::new();
+    let mut advice = Vec::new();
+    let target = answers.target;
+    let found = |code, message: String, fix: String| Finding { code, message, fix };
+    let first = match answers.first {
+        Ok(first) => first,
+        Err(error) => {
+            problems.push(found(
+                "EndpointUnreadable",
+                error.clone(),
+                "make natsServerMonitoringEndpoint (spec.nats.monitoringEndpoint or the Input's \
+                 nats.monitoringEndpoint) the host:port of a NATS monitoring port KEDA can reach"
+                    .into(),
+            ));
+            return (problems, advice);
+        }
+    };
+    if first.disabled {
+        problems.push(found(
+            "JetStreamDisabled",
+            format!("the server at {} runs without JetStream", target.endpoint),
+            "point natsServerMonitoringEndpoint at the monitoring port of a JetStream server"
+                .into(),
+        ));
+        return (problems, advice);
+    }
+    let all: Vec<&Account> = answers
+        .accounts
+        .as_ref()
+        .map(|j| j.account_details.iter().collect())
+        .unwrap_or_default();
+    let Some(account) = super::jsz::keda_account(first, &target.account, &target.account_id) else {
+        problems.push(account_not_found(target, &all));
+        return (problems, advice);
+    };
+    let Some(stream) = account.stream(&target.stream) else {
+        let names: Vec<&str> = account.streams.iter().map(|s| s.name.as_str()).collect();
+        problems.push(found(
+            "StreamNotFound",
+            format!(
+                "account {} has no stream {:?} (it has: {}){}; KEDA reads lag 0 or fails, and \
+                 the worker never scales",
+                account.name,
+                target.stream,
+                list(&names),
+                did_you_mean(&target.stream, &names)
+            ),
+            "set spec.nats.stream to the stream's name, or create the stream".into(),
+        ));
+        return (problems, advice);
+    };
+    let Some(consumer) = stream.consumer(&target.consumer) else {
+        problems.push(consumer_not_found(target, stream, answers.reading));
+        return (problems, advice);
+    };
+    if consumer.config.is_push() {
+        problems.push(found(
+            "PushConsumer",
+            format!(
+                "consumer {:?} is a push consumer (deliver subject {:?}{}): KEDA reads its lag, \
+                 but the worker's replicas pull; a push consumer hands every message to its \
+                 subject whether or not a replica takes it, so scaling out does not share work",
+                target.consumer,
+                consumer.config.deliver_subject.clone().unwrap_or_default(),
+                consumer
+                    .config
+                    .deliver_group
+                    .as_deref()
+                    .map(|g| format!(", queue group {g:?}"))
+                    .unwrap_or_default()
+            ),
+            "recreate it as a pull consumer (no deliver subject), e.g. with \
+             spec.nats.durableConsumer"
+                .into(),
+        ));
+    }
+    if let Some(error) = &answers.reading.error {
+        problems.push(found(
+            "KedaCannotRead",
+            format!("KEDA's scaler fails: {error}"),
+            "make every node KEDA looks up (the requests listed) reachable from KEDA on the \
+             monitoring port; in Kubernetes point the endpoint at the headless service, e.g. \
+             nats-headless.<namespace>.svc.cluster.local:8222"
+                .into(),
+        ));
+    }
+    for node in answers.nodes.iter().filter(|n| n.error.is_some()) {
+        advice.push(found(
+            "NodeUnreachable",
+            node.error.clone().unwrap_or_default(),
+            "KEDA stops at the first node it cannot ask while looking for the leader; restore \
+             the node or its address"
+                .into(),
+        ));
+    }
+    stale(answers.nodes, &mut advice);
+    timing(target, consumer, &mut advice);
+    if target.paused {
+        advice.push(found(
+            "Paused",
+            "the ScaledObject is paused (spec.scaling.paused): KEDA reads the lag but does not \
+             scale"
+                .into(),
+            "set spec.scaling.paused: false to scale again".into(),
+        ));
+    }
+    (problems, advice)
+}
+
+fn account_not_found(target: &Target, all: &[&Account]) -> Finding {
+    let names: Vec<&str> = all.iter().map(|a| a.name.as_str()).collect();
+    let holder = all.iter().find(|a| {
+        a.stream(&target.stream)
+            .is_some_and(|s| s.consumer(&target.consumer).is_some() || s.consumers.is_empty())
+    });
+    let wanted = if target.account_id == target.account {
+        format!("account {:?}", target.account)
+    } else {
+        format!(
+            "account {:?} / accountID {:?}",
+            target.account, target.account_id
+        )
+    };
+    let fix = match holder {
+        Some(a) if a.id != a.name => format!(
+            "stream {:?} is in account {} (ID {}): set spec.nats.accountID: {}",
+            target.stream, a.name, a.id, a.id
+        ),
+        Some(a) => format!(
+            "stream {:?} is in account {}: set spec.nats.account: {}",
+            target.stream, a.name, a.name
+        ),
+        None => {
+            "set spec.nats.account (or accountID) to the account that holds the stream".to_string()
+        }
+    };
+    Finding {
+        code: "AccountNotFound",
+        message: format!(
+            "the server has no JetStream {wanted} (accounts with JetStream: {}){}; KEDA finds no \
+             stream and reads lag 0 or fails, so the worker never scales",
+            list(&names),
+            did_you_mean(&target.account, &names)
+        ),
+        fix,
+    }
+}
+
+fn consumer_not_found(target: &Target, stream: &Stream, reading: &Reading) -> Finding {
+    let names: Vec<&str> = stream.consumers.iter().map(|c| c.name.as_str()).collect();
+    let keda = match (&reading.error, reading.lag) {
+        (Some(error), _) => format!("KEDA fails ({error}) and does not scale"),
+        (None, Some(lag)) => format!(
+            "KEDA 2.18 reads the stream's last sequence ({lag}) as lag and scales out for \
+             messages no consumer of the worker delivers"
+        ),
+        (None, None) => "KEDA reads nothing".to_string(),
+    };
+    Finding {
+        code: "ConsumerNotFound",
+        message: format!(
+            "stream {:?} has no consumer {:?} (it has: {}){}; {keda}",
+            target.stream,
+            target.consumer,
+            list(&names),
+            did_you_mean(&target.consumer, &names)
+        ),
+        fix: "create the durable consumer before the worker scales (spec.nats.durableConsumer \
+              declares it), or set spec.nats.consumer to the existing one"
+            .into(),
+    }
+}
+
+fn stale(nodes: &[Node], advice: &mut Vec<Finding>) {
+    let Some(leader) = consumer_leader(nodes) else {
+        return;
+    };
+    let leader_lag = nodes.iter().find(|n| n.name == leader).and_then(|n| n.lag);
+    for node in nodes.iter().filter(|n| n.stale) {
+        advice.push(Finding {
+            code: "StaleFollower",
+            message: format!(
+                "node {} reports lag {} where the consumer leader {leader} reports {}: a \
+                 follower's figures lag behind the leader's",
+                node.name,
+                show(node.lag),
+                show(leader_lag)
+            ),
+            fix: "nothing for KEDA 2.18, which looks the leader up; tools that ask one node \
+                  through a load-balanced service may read the follower's figures"
+                .into(),
+        });
+    }
+}
+
+fn timing(target: &Target, consumer: &Consumer, advice: &mut Vec<Finding>) {
+    let config = &consumer.config;
+    if let Some(pending) = config.max_ack_pending.filter(|p| *p > 0) {
+        if let Some(message) = lag_threshold_advice(
+            target.lag_threshold,
+            pending,
+            "the server's maxAckPending for the consumer",
+        ) {
+            advice.push(Finding {
+                code: "LagBelowAckPending",
+                message,
+                fix: format!(
+                    "spec.scaling.lagThreshold: {pending}, or a lower maxAckPending on the consumer"
+                ),
+            });
+        }
+    }
+    if let Some(wait) = config.ack_wait.filter(|w| *w > 0) {
+        let wait = Duration::from_nanos(u64::try_from(wait).unwrap_or_default());
+        let which = if config.backoff.is_empty() {
+            format!("{}s on the server", wait.as_secs_f64())
+        } else {
+            format!("{}s on the server, its backoff[0]", wait.as_secs_f64())
+        };
+        if let Some(message) = grace_advice(target.grace_period_seconds, wait, &which) {
+            advice.push(Finding {
+                code: "GraceBelowAckWait",
+                message,
+                fix: format!(
+                    "spec.shutdown.gracePeriodSeconds: {}, or a shorter ack wait",
+                    wait.as_secs_f64().ceil()
+                ),
+            });
+        }
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn show(n: Option<i64>) -> String {
+    n.map_or("-".into(), |n| n.to_string())
+}
+
+/// ", did you mean X?" when one name is close to the one wanted.
+fn did_you_mean(wanted: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            (
+                strsim::jaro_winkler(&wanted.to_lowercase(), &n.to_lowercase()),
+                n,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| format!("; did you mean {n:?}?"))
+        .unwrap_or_default()
+}
