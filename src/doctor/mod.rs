@@ -10,7 +10,7 @@ mod scaler;
 mod trigger;
 mod verdicts;
 
-use crate::offline::{documents::one_document, render};
+use crate::offline::{self, render};
 use clap::{Args, ValueEnum};
 use monitoring::Monitoring;
 use report::Report;
@@ -89,12 +89,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
 }
 
 fn read_target(args: &DoctorArgs) -> Result<Target, String> {
-    let document = one_document(&args.file, "claim or XR")?;
-    let input = args
-        .input
-        .as_deref()
-        .map(|p| one_document(p, "Input"))
-        .transpose()?;
+    let (document, input) = offline::read_claim(&args.file, args.input.as_deref())?;
     let rendered = render::render_as(&document, input.as_ref(), &[], &[], args.namespaced)
         .map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
@@ -168,6 +163,7 @@ fn examine(target: &Target, endpoints: &[String], http: &Monitoring) -> Report {
     Report {
         ok: problems.is_empty(),
         endpoint: endpoint.clone(),
+        reached: first.is_ok(),
         account: target.account.clone(),
         account_id: target.account_id.clone(),
         account_found: account.is_some(),

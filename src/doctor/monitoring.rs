@@ -114,11 +114,11 @@ impl Monitoring {
             ureq::Error::Io(e) if e.kind() == ErrorKind::TimedOut => {
                 format!("{url}: no answer within {timeout}s ({e})")
             }
-            ureq::Error::Rustls(e) if https => format!(
-                "{url}: TLS failed ({e}): if the port speaks plain HTTP, remove \
-                 spec.nats.useHttps; otherwise its certificate must be trusted here, as KEDA \
-                 must trust it"
-            ),
+            ureq::Error::Rustls(e) if https => tls_failed(url, &e),
+            // The TLS layer reports through the stream as invalid data.
+            ureq::Error::Io(e) if https && e.kind() == ErrorKind::InvalidData => {
+                tls_failed(url, &e)
+            }
             ureq::Error::Protocol(e) if !https => format!(
                 "{url}: the answer is not HTTP ({e}): if the port speaks TLS, set \
                  spec.nats.useHttps: true"
@@ -126,4 +126,11 @@ impl Monitoring {
             e => format!("{url}: {e}"),
         }
     }
+}
+
+fn tls_failed(url: &str, error: &dyn std::fmt::Display) -> String {
+    format!(
+        "{url}: TLS failed ({error}): if the port speaks plain HTTP, remove spec.nats.useHttps; \
+         otherwise its certificate must be trusted here, as KEDA must trust it"
+    )
 }

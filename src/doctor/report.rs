@@ -12,6 +12,8 @@ pub struct Report {
     pub ok: bool,
     /// The monitoring endpoint asked (the trigger's, or the first `--monitoring`).
     pub endpoint: String,
+    /// The endpoint answered KEDA's query; without that nothing else was asked.
+    pub reached: bool,
     /// The trigger's account (`account`, else empty) and the ID KEDA queries.
     pub account: String,
     /// The ID KEDA queries and matches (`accountID`, else `account`).
@@ -74,6 +76,10 @@ impl Report {
             let _ = writeln!(out, "{k:<14} {v}");
         };
         row("endpoint", self.endpoint.clone());
+        if !self.reached {
+            self.findings(&mut out);
+            return out;
+        }
         let id = if self.account_id != self.account {
             format!(" (accountID {})", self.account_id)
         } else {
@@ -161,6 +167,12 @@ impl Report {
             };
             row("node", format!("{} {}: {state}", node.name, node.endpoint));
         }
+        self.findings(&mut out);
+        out
+    }
+
+    /// The problems and advice, each with its fix, and the verdict.
+    fn findings(&self, out: &mut String) {
         for (word, findings) in [("PROBLEM", &self.problems), ("advice", &self.advice)] {
             for f in findings {
                 let _ = writeln!(out, "{word} {}: {}\n  fix: {}", f.code, f.message, f.fix);
@@ -175,6 +187,5 @@ impl Report {
                 "not ok: KEDA will not read the right numbers"
             }
         );
-        out
     }
 }

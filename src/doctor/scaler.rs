@@ -8,7 +8,9 @@
 //! endpoint's port, for its name and its `/jsz`, until the node the consumer names as its
 //! leader answers; a failed request ends the poll with an error. A single server's answer is
 //! used as it is, and there a missing consumer reads as the stream's last sequence and a
-//! missing stream or account as 0.
+//! missing stream or account as 0. A running KEDA remembers the leader's URL between polls;
+//! when a poll fails it builds the scaler again and polls once more from the start, so the
+//! first poll is also what it reads after a leader change.
 
 use super::{
     jsz::{keda_account, Jsz, Stream, Varz},

@@ -298,3 +298,192 @@ fn did_you_mean(wanted: &str, names: &[&str]) -> String {
         .map(|(_, n)| format!("; did you mean {n:?}?"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn target() -> Target {
+        Target {
+            endpoint: "nats:8222".into(),
+            account: "ORDERS".into(),
+            account_id: "ORDERS".into(),
+            stream: "JOBS".into(),
+            consumer: "workers".into(),
+            lag_threshold: 1000,
+            activation_lag_threshold: 0,
+            use_https: false,
+            min_replicas: 0,
+            max_replicas: 10,
+            paused: false,
+            grace_period_seconds: 60,
+        }
+    }
+
+    fn consumer(config: Value) -> Value {
+        json!({"name": "workers", "num_pending": 7, "num_ack_pending": 3, "config": config})
+    }
+
+    fn server(account: &str, streams: Value) -> Jsz {
+        serde_json::from_value(json!({
+            "meta_cluster": {"cluster_size": 1},
+            "account_details": [{"name": account, "id": account, "stream_detail": streams}],
+        }))
+        .unwrap()
+    }
+
+    fn stream(consumers: Value) -> Value {
+        json!([{"name": "JOBS", "state": {"last_seq": 42}, "consumer_detail": consumers}])
+    }
+
+    fn judged(jsz: Jsz, reading: Reading) -> (Vec<&'static str>, Vec<Finding>, Vec<Finding>) {
+        let target = target();
+        let accounts = Ok(server("ORDERS", stream(json!([]))));
+        let first = Ok(jsz);
+        let (problems, advice) = judge(&Answers {
+            target: &target,
+            first: &first,
+            accounts: &accounts,
+            nodes: &[],
+            reading: &reading,
+        });
+        (problems.iter().map(|p| p.code).collect(), problems, advice)
+    }
+
+    fn read(lag: i64) -> Reading {
+        Reading {
+            lag: Some(lag),
+            active: lag > 0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn verdicts_from_jsz_answers() {
+        let pull = json!({"ack_policy": "explicit", "ack_wait": 30_000_000_000i64, "max_ack_pending": 1000});
+        let cases = [
+            (
+                "a pull consumer reads right",
+                server("ORDERS", stream(json!([consumer(pull.clone())]))),
+                read(10),
+                vec![],
+            ),
+            (
+                "another account",
+                server("$G", stream(json!([consumer(pull.clone())]))),
+                read(0),
+                vec!["AccountNotFound"],
+            ),
+            (
+                "no stream",
+                server("ORDERS", json!([])),
+                read(0),
+                vec!["StreamNotFound"],
+            ),
+            (
+                "no consumer",
+                server("ORDERS", stream(json!([]))),
+                read(42),
+                vec!["ConsumerNotFound"],
+            ),
+            (
+                "a push consumer",
+                server(
+                    "ORDERS",
+                    stream(json!([consumer(
+                        json!({"deliver_subject": "jobs.deliver"})
+                    )])),
+                ),
+                read(10),
+                vec!["PushConsumer"],
+            ),
+            (
+                "KEDA cannot find the leader",
+                server("ORDERS", stream(json!([consumer(pull.clone())]))),
+                Reading {
+                    error: Some("leader node not found for consumer workers".into()),
+                    ..Default::default()
+                },
+                vec!["KedaCannotRead"],
+            ),
+            (
+                "no JetStream",
+                serde_json::from_value(json!({"disabled": true})).unwrap(),
+                read(0),
+                vec!["JetStreamDisabled"],
+            ),
+        ];
+        for (reason, jsz, reading, want) in cases {
+            assert_eq!(judged(jsz, reading).0, want, "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_account_names_the_accounts_and_the_one_holding_the_stream() {
+        let target = Target {
+            account: "ORDRES".into(),
+            account_id: "ORDRES".into(),
+            ..target()
+        };
+        let first =
+            Ok(serde_json::from_value(json!({"meta_cluster": {"cluster_size": 3}})).unwrap());
+        let accounts = Ok(server("ORDERS", stream(json!([consumer(json!({}))]))));
+        let (problems, _) = judge(&Answers {
+            target: &target,
+            first: &first,
+            accounts: &accounts,
+            nodes: &[],
+            reading: &Reading::default(),
+        });
+        assert_eq!(
+            (problems[0].message.as_str(), problems[0].fix.as_str()),
+            (
+                "the server has no JetStream account \"ORDRES\" (accounts with JetStream: ORDERS); \
+                 did you mean \"ORDERS\"?; KEDA finds no stream and reads lag 0 or fails, so the \
+                 worker never scales",
+                "stream \"JOBS\" is in account ORDERS: set spec.nats.account: ORDERS"
+            )
+        );
+    }
+
+    #[test]
+    fn timing_advice_uses_the_servers_settings() {
+        let config = json!({"ack_wait": 120_000_000_000i64, "max_ack_pending": 5000, "backoff": [120_000_000_000i64]});
+        let (codes, _, advice) = judged(
+            server("ORDERS", stream(json!([consumer(config)]))),
+            read(10),
+        );
+        assert!(codes.is_empty(), "{codes:?}");
+        let advised: Vec<_> = advice.iter().map(|a| (a.code, a.fix.as_str())).collect();
+        assert_eq!(
+            advised,
+            [
+                (
+                    "LagBelowAckPending",
+                    "spec.scaling.lagThreshold: 5000, or a lower maxAckPending on the consumer"
+                ),
+                (
+                    "GraceBelowAckWait",
+                    "spec.shutdown.gracePeriodSeconds: 120, or a shorter ack wait"
+                ),
+            ]
+        );
+        assert!(
+            advice[1]
+                .message
+                .contains("(120s on the server, its backoff[0])"),
+            "{}",
+            advice[1].message
+        );
+    }
+
+    #[test]
+    fn did_you_mean_picks_a_close_name_only() {
+        assert_eq!(
+            did_you_mean("ORDRES", &["ORDERS", "APP"]),
+            "; did you mean \"ORDERS\"?"
+        );
+        assert_eq!(did_you_mean("$G", &["ORDERS"]), "");
+    }
+}

@@ -6,6 +6,10 @@
 // Only the trigger's natsServerMonitoringEndpoint is redirected to the test server; every other
 // trigger field is used exactly as rendered.
 //
+// For a cluster, -replicas keeps that many copies of the stream, -push makes the consumer a push
+// consumer, and -measure-only asks the scaler about what exists, creating and publishing nothing
+// (as after a node has stopped).
+//
 // With -expect found or missing the probe judges the scaler's answer itself. With -expect report
 // it prints what the server was sent and what the scaler answered, as JSON lines for the test to
 // judge; with -expect refused the consumer must be refused, and it prints the server's error.
