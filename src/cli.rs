@@ -27,9 +27,11 @@ pub enum Command {
     /// Work on files with no cluster.
     #[command(flatten)]
     Offline(offline::Command),
-    /// Check a claim's scaling against the NATS servers KEDA will ask: the account, stream
-    /// and consumer, the lag KEDA will read on every node, and what to fix. Exit 0 when KEDA
-    /// will read the right numbers, 1 when not, 2 when the claim cannot be checked.
+    /// Check a claim's scaling against the NATS servers KEDA will ask.
+    ///
+    /// Replays KEDA's nats-jetstream query on every node and reports the account, stream and
+    /// consumer, the lag KEDA will read, and what to fix. Exit 0 when KEDA will read the right
+    /// numbers, 1 when not, 2 when the claim cannot be checked.
     Doctor(DoctorArgs),
 }
 

@@ -22,6 +22,9 @@ pub const EXIT_PROBLEMS: u8 = 1;
 /// Exit code when doctor cannot check: an unreadable or invalid claim or Input.
 pub const EXIT_CANNOT_CHECK: u8 = 2;
 
+/// The longest --timeout: an hour is already far beyond any KEDA polling interval.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Arguments of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -63,10 +66,17 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_CHECK);
         }
     };
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        eprintln!("error: --timeout must be a positive number of seconds");
-        return ExitCode::from(EXIT_CANNOT_CHECK);
-    }
+    let timeout = match Duration::try_from_secs_f64(args.timeout) {
+        Ok(timeout) if !timeout.is_zero() && timeout <= MAX_TIMEOUT => timeout,
+        _ => {
+            eprintln!(
+                "error: --timeout {}: expected a positive number of seconds, at most {}",
+                args.timeout,
+                MAX_TIMEOUT.as_secs()
+            );
+            return ExitCode::from(EXIT_CANNOT_CHECK);
+        }
+    };
     let endpoints = match endpoints(&args.monitoring, &target) {
         Ok(endpoints) => endpoints,
         Err(message) => {
@@ -74,8 +84,8 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_CHECK);
         }
     };
-    let http = Monitoring::new(Duration::from_secs_f64(args.timeout));
-    let report = examine(&target, &endpoints, &http);
+    let http = Monitoring::new(timeout);
+    let report = examine(&target, &endpoints, !args.monitoring.is_empty(), &http);
     let text = match args.output {
         Output::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Output::Table => report.table(),
@@ -129,10 +139,10 @@ fn endpoints(given: &[String], target: &Target) -> Result<Vec<String>, String> {
 }
 
 /// Asks the endpoints and judges the answers.
-fn examine(target: &Target, endpoints: &[String], http: &Monitoring) -> Report {
+fn examine(target: &Target, endpoints: &[String], redirected: bool, http: &Monitoring) -> Report {
     let endpoint = &endpoints[0];
     let first = http.get_json::<jsz::Jsz>(&target.jsz_url(endpoint));
-    let reading = scaler::replay(target, endpoint, http);
+    let mut reading = scaler::replay(target, endpoint, http);
     let (accounts, nodes) = if first.is_ok() {
         (
             http.get_json::<jsz::Jsz>(&format!(
@@ -144,12 +154,14 @@ fn examine(target: &Target, endpoints: &[String], http: &Monitoring) -> Report {
     } else {
         (Err(String::new()), Vec::new())
     };
+    let not_replayed = stand_in(target, &mut reading, &nodes, redirected);
     let (problems, advice) = verdicts::judge(&verdicts::Answers {
         target,
         first: &first,
         accounts: &accounts,
         nodes: &nodes,
         reading: &reading,
+        not_replayed,
     });
     let account = first
         .as_ref()
@@ -194,4 +206,26 @@ fn examine(target: &Target, endpoints: &[String], http: &Monitoring) -> Report {
         problems,
         advice,
     }
+}
+
+/// From outside the cluster (`--monitoring`, say through port-forwards) the hosts KEDA looks
+/// the leader up at may not answer doctor though they answer KEDA. Then the consumer
+/// leader's figures, read from the nodes given, stand in for KEDA's reading, and the lookup
+/// that could not be replayed is returned to be told as advice.
+fn stand_in(
+    target: &Target,
+    reading: &mut scaler::Reading,
+    nodes: &[nodes::Node],
+    redirected: bool,
+) -> Option<String> {
+    if !(redirected && reading.lookup_failed) {
+        return None;
+    }
+    let leader = nodes::consumer_leader(nodes)?;
+    let node = nodes.iter().find(|n| n.name == leader)?;
+    let lag = node.lag?;
+    reading.lag = Some(lag);
+    reading.active = lag > target.activation_lag_threshold;
+    reading.read_from = Some(node.name.clone());
+    reading.error.take()
 }

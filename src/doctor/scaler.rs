@@ -34,7 +34,14 @@ pub struct Reading {
     pub requests: Vec<String>,
     /// Why the poll fails.
     pub error: Option<String>,
+    /// The poll failed on a node KEDA looks the leader up at, which answers KEDA inside the
+    /// cluster but may not answer where doctor runs.
+    #[serde(skip)]
+    pub lookup_failed: bool,
 }
+
+/// KEDA's words when no node it asked leads the consumer.
+const LEADER_NOT_FOUND: &str = "leader node not found for consumer";
 
 /// KEDA's first poll against `endpoint` (host:port).
 pub fn replay(target: &Target, endpoint: &str, http: &Monitoring) -> Reading {
@@ -45,7 +52,11 @@ pub fn replay(target: &Target, endpoint: &str, http: &Monitoring) -> Reading {
             reading.active = lag > target.activation_lag_threshold;
             reading.read_from = from;
         }
-        Err(error) => reading.error = Some(error),
+        Err(error) => {
+            reading.lookup_failed =
+                reading.requests.len() > 1 && !error.starts_with(LEADER_NOT_FOUND);
+            reading.error = Some(error);
+        }
     }
     reading
 }
@@ -97,10 +108,7 @@ fn poll(
             return Ok((lag_of(found_stream(&answer, target), target), Some(node)));
         }
     }
-    Err(format!(
-        "leader node not found for consumer {}",
-        target.consumer
-    ))
+    Err(format!("{LEADER_NOT_FOUND} {}", target.consumer))
 }
 
 /// One request of the poll, remembered in the reading.

@@ -35,6 +35,9 @@ pub struct Answers<'a> {
     pub nodes: &'a [Node],
     /// What KEDA reads.
     pub reading: &'a Reading,
+    /// A leader lookup of KEDA's that failed from here, when the leader's figures read from
+    /// the nodes given stand in for KEDA's reading.
+    pub not_replayed: Option<String>,
 }
 
 /// The problems and the advice.
@@ -122,6 +125,18 @@ pub fn judge(answers: &Answers) -> (Vec<Finding>, Vec<Finding>) {
             "make every node KEDA looks up (the requests listed) reachable from KEDA on the \
              monitoring port; in Kubernetes point the endpoint at the headless service, e.g. \
              nats-headless.<namespace>.svc.cluster.local:8222"
+                .into(),
+        ));
+    }
+    if let Some(error) = &answers.not_replayed {
+        advice.push(found(
+            "LookupNotReplayed",
+            format!(
+                "KEDA looks the consumer leader up at hosts that do not answer here ({error}); \
+                 the lag shown is the leader's, read from the nodes given"
+            ),
+            "nothing if KEDA reaches every node on the monitoring port from its pod; run \
+             doctor where the trigger's endpoint resolves to check that too"
                 .into(),
         ));
     }
@@ -347,6 +362,7 @@ mod tests {
             accounts: &accounts,
             nodes: &[],
             reading: &reading,
+            not_replayed: None,
         });
         (problems.iter().map(|p| p.code).collect(), problems, advice)
     }
@@ -435,6 +451,7 @@ mod tests {
             accounts: &accounts,
             nodes: &[],
             reading: &Reading::default(),
+            not_replayed: None,
         });
         assert_eq!(
             (problems[0].message.as_str(), problems[0].fix.as_str()),

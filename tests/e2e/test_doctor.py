@@ -148,6 +148,9 @@ def doctor(cluster, claim_file, *endpoints: str) -> tuple:
 
 def assert_same_lag(report: dict, keda: dict):
     """doctor's reading is KEDA's: the same lag and activity, or the same failure."""
+    print(f"doctor: lag {report['keda']['lag']} active {report['keda']['active']} error {report['keda']['error']!r}"
+          f" problems {codes(report['problems'])} advice {codes(report['advice'])}"
+          f" | KEDA: lag {keda['lag']} active {keda['active']} error {keda.get('error')!r}")
     if keda.get("error"):
         assert (report["keda"]["lag"], report["keda"]["error"]) == (None, keda["error"]), (report, keda)
     else:
