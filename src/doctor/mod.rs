@@ -229,3 +229,63 @@ fn stand_in(
     reading.read_from = Some(node.name.clone());
     reading.error.take()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            endpoint: "nats-headless.nats.svc.cluster.local:8222".into(),
+            account: "$G".into(),
+            account_id: "$G".into(),
+            stream: "JOBS".into(),
+            consumer: "workers".into(),
+            lag_threshold: 10,
+            activation_lag_threshold: 0,
+            use_https: false,
+            min_replicas: 0,
+            max_replicas: 10,
+            paused: false,
+            grace_period_seconds: 30,
+        }
+    }
+
+    fn node(name: &str, lag: i64) -> nodes::Node {
+        nodes::Node {
+            name: name.into(),
+            endpoint: format!("127.0.0.1:{}", 8222 + lag),
+            consumer_leader: Some("nats-1".into()),
+            lag: Some(lag),
+            ..Default::default()
+        }
+    }
+
+    fn failed(lookup_failed: bool) -> scaler::Reading {
+        scaler::Reading {
+            error: Some("http://10.0.0.5:8222/varz: connection refused".into()),
+            lookup_failed,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_leaders_figures_stand_in_only_for_a_lookup_from_outside() {
+        let nodes = [node("nats-0", 3), node("nats-1", 10)];
+        let cases = [
+            ("port-forwards, lookup failed", true, true, Some(10), true),
+            ("the trigger's own endpoint", false, true, None, false),
+            ("the first request failed", true, false, None, false),
+        ];
+        for (reason, redirected, lookup_failed, lag, replaced) in cases {
+            let mut reading = failed(lookup_failed);
+            let note = stand_in(&target(), &mut reading, &nodes, redirected);
+            assert_eq!((reading.lag, note.is_some()), (lag, replaced), "{reason}");
+            assert_eq!(reading.error.is_none(), replaced, "{reason}");
+            if replaced {
+                assert_eq!(reading.read_from.as_deref(), Some("nats-1"), "{reason}");
+                assert!(reading.active, "{reason}");
+            }
+        }
+    }
+}

@@ -43,6 +43,14 @@ impl Monitoring {
         }
     }
 
+    /// A client that knows these answers already, for tests of what is asked and read.
+    #[cfg(test)]
+    pub fn answering(answers: impl IntoIterator<Item = (String, Answer)>) -> Self {
+        let http = Self::new(Duration::from_millis(100));
+        http.answers.borrow_mut().extend(answers);
+        http
+    }
+
     /// The body `url` answered with, or a message saying why there is none.
     pub fn get(&self, url: &str) -> Answer {
         if let Some(answer) = self.answers.borrow().get(url) {

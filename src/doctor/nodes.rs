@@ -41,8 +41,9 @@ pub struct Node {
     pub last_seq: Option<i64>,
     /// Its figures differ from the consumer leader's.
     pub stale: bool,
+    /// The delivered and acknowledged sequences, which tell a stale node apart too.
     #[serde(skip)]
-    delivered: Option<(Sequences, Sequences)>,
+    pub(super) delivered: Option<(Sequences, Sequences)>,
 }
 
 /// The nodes to ask: the endpoints given when there are several, else the one endpoint and

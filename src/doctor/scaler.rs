@@ -161,6 +161,8 @@ pub fn desired_replicas(target: &Target, reading: &Reading) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::monitoring::Answer;
+    use serde_json::json;
 
     fn target(min: i64, max: i64, threshold: i64, activation: i64) -> Target {
         Target {
@@ -228,6 +230,102 @@ mod tests {
         for (reason, target, reading, want) in cases {
             assert_eq!(desired_replicas(&target, &reading), want, "{reason}");
         }
+    }
+
+    fn jsz(cluster_size: i64, consumer: Option<(&str, i64)>) -> Answer {
+        let consumers: Vec<_> = consumer
+            .map(|(leader, pending)| {
+                json!({"name": "c", "num_pending": pending, "num_ack_pending": 2, "cluster": {"leader": leader}})
+            })
+            .into_iter()
+            .collect();
+        Ok(json!({
+            "meta_cluster": {"cluster_size": cluster_size},
+            "account_details": [{"name": "ORDERS", "id": "AORDERSKEY", "stream_detail": [
+                {"name": "S", "state": {"last_seq": 42}, "consumer_detail": consumers}
+            ]}],
+        })
+        .to_string())
+    }
+
+    fn varz(name: &str, connect_urls: &[&str]) -> Answer {
+        Ok(json!({"server_name": name, "connect_urls": connect_urls}).to_string())
+    }
+
+    const QUERY: &str = "/jsz?acc=AORDERSKEY&consumers=true&config=true";
+
+    #[test]
+    fn the_poll_asks_by_account_id_and_follows_the_leader() {
+        let target = Target {
+            account: "ORDERS".into(),
+            account_id: "AORDERSKEY".into(),
+            ..target(1, 10, 10, 0)
+        };
+        let http = Monitoring::answering([
+            (format!("http://n0:8222{QUERY}"), jsz(3, Some(("n2", 0)))),
+            (
+                "http://n0:8222/varz".into(),
+                varz("n0", &["n0:4222", "n1:4222", "n2:4222"]),
+            ),
+            ("http://n1:8222/varz".into(), varz("n1", &[])),
+            (format!("http://n1:8222{QUERY}"), jsz(3, Some(("n2", 0)))),
+            ("http://n2:8222/varz".into(), varz("n2", &[])),
+            (format!("http://n2:8222{QUERY}"), jsz(3, Some(("n2", 8)))),
+        ]);
+        let reading = replay(&target, "n0:8222", &http);
+        assert_eq!(
+            (
+                reading.lag,
+                reading.active,
+                reading.read_from.as_deref(),
+                reading.error
+            ),
+            (Some(10), true, Some("n2"), None)
+        );
+        // n0 names itself in /varz before KEDA reads its /jsz again.
+        assert_eq!(
+            reading.requests[..4],
+            [
+                format!("http://n0:8222{QUERY}"),
+                "http://n0:8222/varz".to_string(),
+                "http://n0:8222/varz".to_string(),
+                format!("http://n0:8222{QUERY}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_server_reads_the_last_sequence_without_the_consumer_and_0_without_the_stream() {
+        let target = Target {
+            account_id: "AORDERSKEY".into(),
+            ..target(0, 10, 10, 0)
+        };
+        let at = format!("http://nats:8222{QUERY}");
+        let missing = Monitoring::answering([(at.clone(), jsz(1, None))]);
+        assert_eq!(replay(&target, "nats:8222", &missing).lag, Some(42));
+        let other = Target {
+            stream: "OTHER".into(),
+            ..target.clone()
+        };
+        let nothing = replay(&other, "nats:8222", &missing);
+        assert_eq!((nothing.lag, nothing.active), (Some(0), false));
+    }
+
+    #[test]
+    fn a_cluster_without_the_consumers_leader_fails_as_keda_does() {
+        let target = Target {
+            account_id: "AORDERSKEY".into(),
+            ..target(0, 10, 10, 0)
+        };
+        let http = Monitoring::answering([
+            (format!("http://n0:8222{QUERY}"), jsz(3, None)),
+            ("http://n0:8222/varz".into(), varz("n0", &["n0:4222"])),
+        ]);
+        let reading = replay(&target, "n0:8222", &http);
+        assert_eq!(
+            (reading.lag, reading.error.as_deref(), reading.lookup_failed),
+            (None, Some("leader node not found for consumer c"), false)
+        );
     }
 
     #[test]
