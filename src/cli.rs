@@ -2,10 +2,11 @@
 //! ENTRYPOINT); subcommands work offline on files.
 
 use crate::{
-    offline::{self, Command},
+    doctor::{self, DoctorArgs},
+    offline,
     server::{self, ServeArgs},
 };
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// A Crossplane composition function for NATS JetStream workers scaled by KEDA.
@@ -20,11 +21,26 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
+/// The subcommands: the offline ones, and doctor, which asks NATS' monitoring port.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work on files with no cluster.
+    #[command(flatten)]
+    Offline(offline::Command),
+    /// Check a claim's scaling against the NATS servers KEDA will ask.
+    ///
+    /// Replays KEDA's nats-jetstream query on every node and reports the account, stream and
+    /// consumer, the lag KEDA will read, and what to fix. Exit 0 when KEDA will read the right
+    /// numbers, 1 when not, 2 when the claim cannot be checked.
+    Doctor(DoctorArgs),
+}
+
 /// Parses the command line and runs what it asks for.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(command) => offline::run(&command),
+        Some(Command::Offline(command)) => offline::run(&command),
+        Some(Command::Doctor(args)) => doctor::run(&args),
         None => server::main(cli.serve),
     }
 }

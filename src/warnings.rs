@@ -110,14 +110,22 @@ pub fn advise<N: Tree>(
 
 fn lag_below_ack_pending(spec: &Spec) -> Option<String> {
     let consumer = spec.nats.durable_consumer.as_ref()?;
-    let pending = consumer.effective_max_ack_pending();
-    let threshold = spec.scaling.lag_threshold;
+    let what = match consumer.max_ack_pending {
+        Some(_) => "nats.durableConsumer.maxAckPending",
+        None => "NATS' default maxAckPending (nats.durableConsumer.maxAckPending is unset)",
+    };
+    lag_threshold_advice(
+        spec.scaling.lag_threshold,
+        consumer.effective_max_ack_pending(),
+        what,
+    )
+}
+
+/// Advice when `threshold`, the lag per replica KEDA aims for, is below `pending`, how many
+/// messages the consumer lets workers hold unacknowledged; `what` says where `pending` comes
+/// from (the claim, NATS' default, or the server's consumer).
+pub fn lag_threshold_advice(threshold: i64, pending: i64, what: &str) -> Option<String> {
     (threshold < pending).then(|| {
-        let what = match consumer.max_ack_pending {
-            Some(_) => "nats.durableConsumer.maxAckPending".to_string(),
-            None => "NATS' default maxAckPending (nats.durableConsumer.maxAckPending is unset)"
-                .to_string(),
-        };
         format!(
             "spec.scaling.lagThreshold ({threshold}) is below {what} ({pending}): KEDA counts \
              delivered but unacknowledged messages as lag, so the messages busy workers hold keep \
@@ -130,14 +138,19 @@ fn lag_below_ack_pending(spec: &Spec) -> Option<String> {
 fn grace_below_ack_wait(spec: &Spec, settings: &Settings) -> Option<String> {
     let consumer = spec.nats.durable_consumer.as_ref()?;
     let wait = consumer.effective_ack_wait()?;
-    let grace = grace_period_seconds(spec, settings);
-    if Duration::from_secs(u64::try_from(grace).unwrap_or_default()) >= wait {
-        return None;
-    }
     let which = match consumer.backoff.first() {
         Some(first) => format!("{first}, backoff[0], which NATS uses in place of ackWait"),
         None => consumer.ack_wait.clone(),
     };
+    grace_advice(grace_period_seconds(spec, settings), wait, &which)
+}
+
+/// Advice when `grace` seconds, the time a pod has to stop, is shorter than `wait`, the
+/// consumer's ack wait, spelt `which` in the message.
+pub fn grace_advice(grace: i64, wait: Duration, which: &str) -> Option<String> {
+    if Duration::from_secs(u64::try_from(grace).unwrap_or_default()) >= wait {
+        return None;
+    }
     Some(format!(
         "the grace period ({grace}s) is shorter than the consumer's ack wait ({which}): messages \
          in flight on a pod stopped at scale-in are redelivered only once the ack wait is \

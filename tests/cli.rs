@@ -197,3 +197,86 @@ fn validate_reports_five_mistakes_of_five_kinds_in_line_order() {
         insta::assert_snapshot!("validate__five_mistakes", text(&out.stdout));
     });
 }
+
+/// A loopback port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local address").port()
+}
+
+#[test]
+fn doctor_without_a_monitoring_port_names_the_url_and_exits_1() {
+    let endpoint = format!("127.0.0.1:{}", closed_port());
+    let out = run(&[
+        "doctor",
+        "examples/minimal-claim.yaml",
+        "--monitoring",
+        &endpoint,
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "PROBLEM EndpointUnreadable: http://{endpoint}/jsz?acc=$G&consumers=true&config=true: \
+             connection refused"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("not ok: KEDA will not read the right numbers\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn doctor_json_reports_an_unreachable_endpoint_with_no_lag() {
+    let endpoint = format!("127.0.0.1:{}", closed_port());
+    let out = run(&[
+        "doctor",
+        "examples/scaling-claim.yaml",
+        "--monitoring",
+        &endpoint,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["keda"]["lag"], serde_json::Value::Null);
+    assert_eq!(report["problems"][0]["code"], "EndpointUnreadable");
+    assert_eq!(report["nodes"], serde_json::json!([]));
+}
+
+#[test]
+fn doctor_cannot_check_an_invalid_claim_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("doctor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, claim(&format!("{IMAGE}{NATS}  size: huge\n"), "bad"))
+        .expect("write claim");
+    let out = run(&["doctor", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot render:") && stderr.contains("spec.size"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn doctor_refuses_a_scheme_that_disagrees_with_use_https() {
+    let out = run(&[
+        "doctor",
+        "examples/minimal-claim.yaml",
+        "--monitoring",
+        "https://127.0.0.1:8222",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: --monitoring https://127.0.0.1:8222: KEDA asks over http (useHttps is false); give host:port\n"
+    );
+}

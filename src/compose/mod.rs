@@ -17,6 +17,7 @@ mod service;
 mod service_account;
 
 pub use labels::Labels;
+pub use scaled_object::{PAUSED, PAUSED_REPLICAS};
 
 use crate::{
     api::input::{Output, Settings},

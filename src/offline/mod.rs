@@ -80,13 +80,15 @@ fn print(text: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The claim or XR of `file`, and the function Input of `input` if given: one document each.
+pub fn read_claim(file: &Path, input: Option<&Path>) -> Result<(Value, Option<Value>), String> {
+    let document = one_document(file, "claim or XR")?;
+    let input = input.map(|p| one_document(p, "Input")).transpose()?;
+    Ok((document, input))
+}
+
 fn render_command(args: &RenderArgs) -> Result<ExitCode, String> {
-    let document = one_document(&args.file, "claim or XR")?;
-    let input = args
-        .input
-        .as_deref()
-        .map(|p| one_document(p, "Input"))
-        .transpose()?;
+    let (document, input) = read_claim(&args.file, args.input.as_deref())?;
     let stream = |path: &Option<PathBuf>| -> Result<Vec<Value>, String> {
         match path {
             Some(path) => Ok(read_documents(path)?.into_iter().map(|d| d.value).collect()),

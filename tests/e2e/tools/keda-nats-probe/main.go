@@ -6,6 +6,10 @@
 // Only the trigger's natsServerMonitoringEndpoint is redirected to the test server; every other
 // trigger field is used exactly as rendered.
 //
+// For a cluster, -replicas keeps that many copies of the stream, -push makes the consumer a push
+// consumer, and -measure-only asks the scaler about what exists, creating and publishing nothing
+// (as after a node has stopped).
+//
 // With -expect found or missing the probe judges the scaler's answer itself. With -expect report
 // it prints what the server was sent and what the scaler answered, as JSON lines for the test to
 // judge; with -expect refused the consumer must be refused, and it prints the server's error.
@@ -32,19 +36,22 @@ import (
 )
 
 type options struct {
-	render     string
-	natsURL    string
-	user       string
-	password   string
-	monitoring string
-	publish    int
-	ack        int
-	expect     string
-	consumer   string
-	subjects   string
-	publishOn  subjectCounts
-	fetch      int
-	noConsumer bool
+	render      string
+	natsURL     string
+	user        string
+	password    string
+	monitoring  string
+	publish     int
+	ack         int
+	expect      string
+	consumer    string
+	subjects    string
+	publishOn   subjectCounts
+	fetch       int
+	noConsumer  bool
+	replicas    int
+	push        bool
+	measureOnly bool
 }
 
 // subjectCounts is a repeatable SUBJECT=COUNT flag: messages to publish on each subject.
@@ -83,6 +90,9 @@ func main() {
 	flag.Var(&o.publishOn, "publish-on", "SUBJECT=COUNT: also publish COUNT messages on SUBJECT (repeatable)")
 	flag.IntVar(&o.fetch, "fetch", 0, "messages to fetch and leave unacknowledged before asking the scaler (report mode)")
 	flag.BoolVar(&o.noConsumer, "no-consumer", false, "create the stream only, as before NACK has created the consumer")
+	flag.IntVar(&o.replicas, "replicas", 1, "copies of the stream (and its consumer) a cluster keeps")
+	flag.BoolVar(&o.push, "push", false, "create a push consumer (with a deliver subject) instead of a pull consumer")
+	flag.BoolVar(&o.measureOnly, "measure-only", false, "create and publish nothing: only ask the scaler, about what exists")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
@@ -100,63 +110,18 @@ func run(o options) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var connectOpts []nats.Option
-	if o.user != "" {
-		connectOpts = append(connectOpts, nats.UserInfo(o.user, o.password))
-	}
-	nc, err := nats.Connect(o.natsURL, connectOpts...)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", o.natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	subject := strings.ToLower(stream) + ".work"
-	subjects := []string{subject}
-	if o.subjects != "" {
-		subjects = strings.Split(o.subjects, ",")
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: subjects}); err != nil {
-		return fmt.Errorf("create stream %s: %w", stream, err)
-	}
 	var cons jetstream.Consumer
-	if !o.noConsumer {
-		config, err := consumerConfig(stream, consumer, o.consumer)
-		if err != nil {
+	if !o.measureOnly {
+		nc, c, done, err := setup(ctx, o, stream, consumer)
+		if nc != nil {
+			defer nc.Close()
+		}
+		if err != nil || done {
 			return err
 		}
-		if err := printJSON("sent", config); err != nil {
-			return err
-		}
-		cons, err = js.CreateOrUpdateConsumer(ctx, stream, config)
-		if o.expect == "refused" {
-			var refusal *jetstream.APIError
-			if errors.As(err, &refusal) {
-				return printJSON("refused", refusal)
-			}
-			return fmt.Errorf("expected the server to refuse consumer %s, got %v", consumer, err)
-		}
-		if err != nil {
-			return fmt.Errorf("create consumer %s: %w", consumer, err)
-		}
-	}
-	published := append(subjectCounts{{subject, o.publish}}, o.publishOn...)
-	for _, p := range published {
-		for i := 0; i < p.count; i++ {
-			if _, err := js.Publish(ctx, p.subject, []byte(fmt.Sprintf("job %d", i))); err != nil {
-				return fmt.Errorf("publish on %s: %w", p.subject, err)
-			}
-		}
-		if p.count > 0 {
-			fmt.Printf("published %d messages to %s on stream %s\n", p.count, p.subject, stream)
-		}
-	}
-	if o.fetch > 0 {
-		if err := fetchUnacked(cons, o.fetch); err != nil {
-			return err
-		}
+		cons = c
+	} else if o.ack > 0 || o.fetch > 0 {
+		return errors.New("-measure-only creates and publishes nothing, so it cannot ack or fetch")
 	}
 
 	trigger["natsServerMonitoringEndpoint"] = o.monitoring
@@ -230,6 +195,82 @@ func run(o options) error {
 		return fmt.Errorf("expected lag %d after acks, got %d (active %v)", want, lag, active)
 	}
 	return nil
+}
+
+// setup creates the trigger's stream (with -replicas copies) and its durable consumer (pull, or
+// push with -push), publishes, and fetches; done is true when -expect refused has been judged.
+func setup(ctx context.Context, o options, stream, consumer string) (nc *nats.Conn, cons jetstream.Consumer, done bool, err error) {
+	var connectOpts []nats.Option
+	if o.user != "" {
+		connectOpts = append(connectOpts, nats.UserInfo(o.user, o.password))
+	}
+	nc, err = nats.Connect(o.natsURL, connectOpts...)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("connect to %s: %w", o.natsURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nc, nil, false, err
+	}
+	subject := strings.ToLower(stream) + ".work"
+	subjects := []string{subject}
+	if o.subjects != "" {
+		subjects = strings.Split(o.subjects, ",")
+	}
+	streamConfig := jetstream.StreamConfig{Name: stream, Subjects: subjects, Replicas: o.replicas}
+	if _, err := js.CreateOrUpdateStream(ctx, streamConfig); err != nil {
+		return nc, nil, false, fmt.Errorf("create stream %s: %w", stream, err)
+	}
+	if o.push {
+		// A push consumer, through the older JetStream API that still creates them.
+		legacy, err := nc.JetStream()
+		if err != nil {
+			return nc, nil, false, err
+		}
+		if _, err := legacy.AddConsumer(stream, &nats.ConsumerConfig{
+			Durable: consumer, DeliverSubject: strings.ToLower(stream) + ".deliver", AckPolicy: nats.AckExplicitPolicy,
+		}); err != nil {
+			return nc, nil, false, fmt.Errorf("create push consumer %s: %w", consumer, err)
+		}
+		fmt.Printf("created push consumer %s\n", consumer)
+	} else if !o.noConsumer {
+		config, err := consumerConfig(stream, consumer, o.consumer)
+		if err != nil {
+			return nc, nil, false, err
+		}
+		if err := printJSON("sent", config); err != nil {
+			return nc, nil, false, err
+		}
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, config)
+		if o.expect == "refused" {
+			var refusal *jetstream.APIError
+			if errors.As(err, &refusal) {
+				return nc, nil, true, printJSON("refused", refusal)
+			}
+			return nc, nil, false, fmt.Errorf("expected the server to refuse consumer %s, got %v", consumer, err)
+		}
+		if err != nil {
+			return nc, nil, false, fmt.Errorf("create consumer %s: %w", consumer, err)
+		}
+	}
+	published := append(subjectCounts{{subject, o.publish}}, o.publishOn...)
+	for _, p := range published {
+		for i := 0; i < p.count; i++ {
+			if _, err := js.Publish(ctx, p.subject, []byte(fmt.Sprintf("job %d", i))); err != nil {
+				return nc, nil, false, fmt.Errorf("publish on %s: %w", p.subject, err)
+			}
+		}
+		if p.count > 0 {
+			fmt.Printf("published %d messages to %s on stream %s\n", p.count, p.subject, stream)
+		}
+	}
+	if o.fetch > 0 {
+		if err := fetchUnacked(cons, o.fetch); err != nil {
+			return nc, nil, false, err
+		}
+	}
+
+	return nc, cons, false, nil
 }
 
 // report is what the scaler answered, for the test to judge.
