@@ -74,15 +74,16 @@ class Cluster:
             return json.load(response)
 
     def _wait_ready(self) -> bool:
-        """Every node healthy with JetStream and one meta leader, within a bound."""
+        """Every node healthy, and every node knowing the meta leader of a full cluster, within a
+        bound."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if any(node.process.poll() is not None for node in self.nodes.values()):
                 return False
             try:
                 healthy = all(self.get(n, "/healthz").get("status") == "ok" for n in self.nodes)
-                meta = self.get("n1", "/jsz").get("meta_cluster", {})
-                if healthy and meta.get("leader") and meta.get("cluster_size") == NODES:
+                metas = [self.get(n, "/jsz").get("meta_cluster", {}) for n in self.nodes]
+                if healthy and all(m.get("leader") and m.get("cluster_size") == NODES for m in metas):
                     return True
             except OSError:
                 pass

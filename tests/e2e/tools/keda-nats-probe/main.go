@@ -299,13 +299,24 @@ func fetchUnacked(cons jetstream.Consumer, n int) error {
 	if cons == nil {
 		return errors.New("-fetch needs a consumer")
 	}
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
+	// A consumer just created on a fresh cluster may have no leader yet: its first fetch then
+	// finds no responders. Nothing was delivered, so it is asked again, within a bound.
+	deadline := time.Now().Add(15 * time.Second)
+	var batch jetstream.MessageBatch
 	fetched := 0
-	for range batch.Messages() {
-		fetched++
+	for {
+		var err error
+		batch, err = cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		for range batch.Messages() {
+			fetched++
+		}
+		if fetched > 0 || !errors.Is(batch.Error(), nats.ErrNoResponders) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if fetched != n {
 		return fmt.Errorf("fetched %d messages, wanted %d (%v)", fetched, n, batch.Error())
