@@ -19,6 +19,8 @@ pub const GRACE_BELOW_ACK_WAIT: &str = "GraceBelowAckWait";
 pub const CONSUMER_NOT_DECLARED: &str = "ConsumerNotDeclared";
 /// A Secret or ConfigMap a rollout follows does not exist.
 pub const CONFIG_MISSING: &str = "ConfigMissing";
+/// CPU or memory triggers on a worker that may sleep at zero, where only the lag wakes it.
+pub const RESOURCE_TRIGGERS_AT_ZERO: &str = "ResourceTriggersAtZero";
 /// KEDA is held until the declared durable consumer is Ready (the scale-up storm guard).
 pub const SCALING_HELD: &str = "ScalingHeld";
 
@@ -70,6 +72,13 @@ pub fn advise<N: Tree>(
                 )
             }),
             severity: Severity::Warning,
+        },
+        Situation {
+            kind: RESOURCE_TRIGGERS_AT_ZERO,
+            reason: "OnlyLagWakes",
+            now: resource_triggers_at_zero(spec),
+            // Told once, so that nobody waits for CPU to wake a worker at zero.
+            severity: Severity::Normal,
         },
         Situation {
             kind: SCALING_HELD,
@@ -181,4 +190,23 @@ fn scaling_held(spec: &Spec, replicas: i64) -> String {
         spec.nats.consumer,
         spec.scaling.max_replicas
     )
+}
+
+fn resource_triggers_at_zero(spec: &Spec) -> Option<String> {
+    let scaling = &spec.scaling;
+    let fields: Vec<&str> = [
+        scaling.cpu_utilization.map(|_| "cpuUtilization"),
+        scaling.memory_utilization.map(|_| "memoryUtilization"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (scaling.min_replicas == 0 && !fields.is_empty()).then(|| {
+        format!(
+            "spec.scaling.{} with minReplicas 0: at zero replicas there is no CPU or memory to \
+             measure, so only the consumer's lag wakes the worker; once it runs, KEDA scales on \
+             whichever trigger asks for more replicas",
+            fields.join(" and spec.scaling.")
+        )
+    })
 }

@@ -879,6 +879,15 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "resource_triggers_at_zero",
+            reason: "CPU and memory triggers beside the lag on a worker that may sleep at zero: three triggers, ResourceTriggersAtZero True with one Normal event",
+            req: {
+                let mut spec = minimal_spec();
+                spec["scaling"] = json!({"minReplicas": 0.0, "cpuUtilization": 75.0, "memoryUtilization": 90.0});
+                request(claim_xr(spec))
+            },
+        },
+        Case {
             name: "storm_guard_holds_at_the_live_count_direct",
             reason: "Direct: the declared Consumer is not Ready yet and KEDA had scaled the worker to 3: KEDA is held at 3 (paused-replicas), ScalingHeld True with one Normal event",
             req: {

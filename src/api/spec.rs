@@ -664,6 +664,16 @@ pub struct Scaling {
     /// behavior, e.g. a long `scaleDown` stabilization window so a bursty stream does not shed pods
     /// between bursts.
     pub behavior: Option<Behavior>,
+    /// Also scale on CPU: the average utilization of the pods' CPU request, in percent, that
+    /// KEDA's `cpu` trigger aims for beside the lag (KEDA scales on whichever asks for more).
+    /// At zero replicas there is no CPU to measure: only the lag wakes the worker.
+    #[schemars(range(min = 1, max = 1000))]
+    pub cpu_utilization: Option<i32>,
+    /// Also scale on memory: the average utilization of the pods' memory request, in percent,
+    /// that KEDA's `memory` trigger aims for beside the lag. At zero replicas only the lag wakes
+    /// the worker.
+    #[schemars(range(min = 1, max = 1000))]
+    pub memory_utilization: Option<i32>,
     /// `true`: KEDA stops scaling (maintenance, incidents). Replicas stay as they are, or go to
     /// `pausedReplicas` when set. `false` resumes.
     pub paused: bool,
@@ -835,6 +845,8 @@ impl Default for Scaling {
             cooldown_period: 300,
             fallback: None,
             behavior: None,
+            cpu_utilization: None,
+            memory_utilization: None,
             paused: false,
             paused_replicas: None,
         }

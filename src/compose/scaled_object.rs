@@ -54,11 +54,26 @@ struct ScaleTargetRef {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Trigger {
     #[serde(rename = "type")]
     type_: &'static str,
+    /// `Utilization` for the CPU and memory triggers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric_type: Option<&'static str>,
     /// KEDA reads every trigger setting as a string.
     metadata: BTreeMap<&'static str, String>,
+}
+
+impl Trigger {
+    /// KEDA's `cpu` or `memory` trigger aiming for `percent` of the pods' request.
+    fn utilization(type_: &'static str, percent: i32) -> Self {
+        Self {
+            type_,
+            metric_type: Some("Utilization"),
+            metadata: BTreeMap::from([("value", percent.to_string())]),
+        }
+    }
 }
 
 /// Builds the ScaledObject `<name>-scaler` targeting the Deployment; `hold` pauses KEDA at
@@ -124,10 +139,22 @@ pub fn build(
             advanced: scaling.behavior.clone().map(|behavior| Advanced {
                 horizontal_pod_autoscaler_config: HorizontalPodAutoscalerConfig { behavior },
             }),
-            triggers: vec![Trigger {
+            triggers: [Some(Trigger {
                 type_: "nats-jetstream",
+                metric_type: None,
                 metadata,
-            }],
+            })]
+            .into_iter()
+            .chain([
+                scaling
+                    .cpu_utilization
+                    .map(|p| Trigger::utilization("cpu", p)),
+                scaling
+                    .memory_utilization
+                    .map(|p| Trigger::utilization("memory", p)),
+            ])
+            .flatten()
+            .collect(),
         },
     }
 }
