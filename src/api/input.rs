@@ -1,7 +1,8 @@
 //! Platform settings from the function Input.
 //!
-//! The Input CRD (package/input/, embedded) is the Input's only definition: its schema checks
-//! the structure and holds every built-in default; these types give the checked Input a shape.
+//! These types are the Input's only definition: the Input CRD (package/input/) is generated
+//! from them, and their `Default` impls are the built-in settings; `api::settings` reads an
+//! Input into them.
 
 use crate::api::{
     go_duration,

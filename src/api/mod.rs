@@ -22,6 +22,7 @@ pub use rules::RESERVED_ENV;
 use serde_json::Value;
 use spec::Spec;
 use std::sync::LazyLock;
+pub(crate) use structure::closest;
 use structure::Structure;
 
 /// The spec's schema, compiled once.

@@ -1,9 +1,9 @@
 //! The typed `spec` of an EventDrivenService, as a user writes it in a claim or XR.
 //!
-//! The XRD (apis/definition.yaml) is the spec's only definition: its schema checks the
-//! structure, fills in the defaults and names every field; these types only give the checked
-//! spec a shape to compose from (`api::parse_spec` checks and reads one). Fields whose
-//! defaults a platform team may change in the function Input (`nats.url`,
+//! These types are the spec's only definition: their doc comments, serde defaults and
+//! schemars attributes (bounds, patterns, CEL rules) generate the XRDs and the JSON Schema
+//! (`api::definition`), and serde reads a checked spec into them (`api::parse_spec`). Fields
+//! whose defaults a platform team may change in the function Input (`nats.url`,
 //! `nats.monitoringEndpoint`, `nats.account`) stay `Option` here and are resolved against the
 //! Input when composing.
 
@@ -12,15 +12,6 @@ use k8s_openapi::{api::core::v1::Affinity, apimachinery::pkg::util::intstr::IntO
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The fields of the five legacy secret slots (`secret1Name` to `secret5Name`), in slot order.
-pub const SECRET_SLOTS: [&str; 5] = [
-    "secret1Name",
-    "secret2Name",
-    "secret3Name",
-    "secret4Name",
-    "secret5Name",
-];
 
 /// The worker to run and how it consumes and scales.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -115,9 +115,7 @@ impl Structure {
         }
         errors
     }
-}
 
-impl Structure {
     /// A copy of `document` that serde can read: each refused value replaced by a placeholder
     /// of its schema's type, each missing required field filled in, each unknown field gone.
     fn repaired(&self, document: &Value) -> Value {
@@ -391,8 +389,9 @@ fn kind(value: &Value) -> &'static str {
 /// finds `consumer` and `sise` finds `size`.
 const LIKENESS: f64 = 0.8;
 
-/// The known field a misspelt one most likely meant, if any is close.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+/// The known name a misspelt one most likely meant, if any is close: a field in a claim, an
+/// account on a NATS server.
+pub fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let key = key.to_ascii_lowercase();
     known
         .iter()

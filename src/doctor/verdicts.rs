@@ -300,17 +300,8 @@ fn show(n: Option<i64>) -> String {
 
 /// ", did you mean X?" when one name is close to the one wanted.
 fn did_you_mean(wanted: &str, names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| {
-            (
-                strsim::jaro_winkler(&wanted.to_lowercase(), &n.to_lowercase()),
-                n,
-            )
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| format!("; did you mean {n:?}?"))
+    crate::api::closest(wanted, names)
+        .map(|n| format!("; did you mean {n:?}?"))
         .unwrap_or_default()
 }
 
